@@ -1,0 +1,238 @@
+//! The API contract (DESIGN §1): endpoints, the JSON envelope, the tenure
+//! code table, and the classification of every outcome of a request into
+//! what the tool does next.
+//!
+//! Pure: no I/O. The client hands it an HTTP status and a body, or a
+//! transport failure; the pipeline acts on the [`Verdict`] it returns.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+
+/// The two endpoints under one base URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Endpoint {
+    /// `/mobileOnline/query`: the number in clear.
+    Plain,
+    /// `/mobileOnline/queryEncry`: the number AES-encrypted (see `crypto`).
+    Encrypted,
+}
+
+impl Endpoint {
+    pub const fn path(self) -> &'static str {
+        match self {
+            Endpoint::Plain => "/mobileOnline/query",
+            Endpoint::Encrypted => "/mobileOnline/queryEncry",
+        }
+    }
+}
+
+/// The tenure codes and their meaning, as the API documents them.
+pub const TENURE_CODES: [(&str, &str); 6] = [
+    ("03", "(0,3]"),
+    ("04", "(3,6]"),
+    ("1", "(6,12]"),
+    ("2", "(12,24]"),
+    ("3", "(24,+)"),
+    ("99", "T-1月前已离网/手机状态异常"),
+];
+
+/// The documented `desc` of a tenure code, if the code is known.
+pub fn tenure_desc(code: &str) -> Option<&'static str> {
+    TENURE_CODES
+        .iter()
+        .find(|(known, _)| *known == code)
+        .map(|(_, desc)| *desc)
+}
+
+/// A billed, successful answer: how long the number has been in service
+/// and where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenure {
+    /// The API's `code`, as sent (`03`, `04`, `1`, `2`, `3`, `99`, or unknown).
+    pub code: String,
+    /// The API's `desc`, or the table's when the API sent none.
+    pub desc: String,
+    pub province: String,
+    pub city: String,
+    pub isp: String,
+}
+
+/// A final answer for a number: the only kind of outcome the store keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Tenure(Tenure),
+    /// A row answer (224801, 224804, 224808, any unknown service code): the
+    /// API's code and reason, final for that number.
+    Declined {
+        code: String,
+        reason: String,
+    },
+}
+
+/// Why a request gave no final answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    /// A short human sentence (the API's `reason` where there is one).
+    /// Never holds the key or a whole number.
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// An `error_code` from the API.
+    Api(i64),
+    Timeout,
+    /// Connection refused, reset, dropped, DNS, TLS.
+    Network,
+    /// An HTTP status other than 200.
+    Http(u16),
+    /// A body that is not the JSON envelope.
+    BadResponse,
+}
+
+impl FailureKind {
+    /// The `error_code` column: the API's code, or `timeout`, `network`,
+    /// `http_<status>`, `bad_response`.
+    pub fn code(self) -> String {
+        match self {
+            FailureKind::Api(code) => code.to_string(),
+            FailureKind::Timeout => "timeout".to_owned(),
+            FailureKind::Network => "network".to_owned(),
+            FailureKind::Http(status) => format!("http_{status}"),
+            FailureKind::BadResponse => "bad_response".to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.kind.code())
+    }
+}
+
+/// What to do after one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Final for the number: write it, store it, never ask again.
+    Final(Answer),
+    /// Transient: ask again after a backoff.
+    Retry(Failure),
+    /// `10011`: ask again, and lower the request rate for a while.
+    SlowDown(Failure),
+    /// No request can succeed (bad key, quota, maintenance, wrong endpoint):
+    /// stop the whole batch.
+    Fatal(Failure),
+}
+
+/// Classifies an HTTP answer: its status and its body.
+pub fn classify_response(status: u16, body: &[u8]) -> Verdict {
+    match status {
+        200..=299 => classify_body(body),
+        429 | 500..=599 => Verdict::Retry(Failure {
+            kind: FailureKind::Http(status),
+            message: format!("the API answered HTTP {status}"),
+        }),
+        _ => Verdict::Fatal(Failure {
+            kind: FailureKind::Http(status),
+            message: format!(
+                "the API answered HTTP {status}, which every request would get: \
+                 check --endpoint and any proxy"
+            ),
+        }),
+    }
+}
+
+/// Classifies a transport failure: no HTTP answer at all.
+pub fn classify_transport(timed_out: bool, message: String) -> Verdict {
+    let kind = if timed_out {
+        FailureKind::Timeout
+    } else {
+        FailureKind::Network
+    };
+    Verdict::Retry(Failure { kind, message })
+}
+
+fn classify_body(body: &[u8]) -> Verdict {
+    let Some(envelope) = Envelope::parse(body) else {
+        return Verdict::Retry(Failure {
+            kind: FailureKind::BadResponse,
+            message: "the API sent a body that is not its JSON envelope".to_owned(),
+        });
+    };
+    let code = envelope.error_code;
+    let failure = || Failure {
+        kind: FailureKind::Api(code),
+        message: envelope.reason.clone(),
+    };
+    match code {
+        0 => Verdict::Final(envelope.tenure().unwrap_or_else(|| Answer::Declined {
+            // Billed, yet no tenure code: asking again would pay again.
+            code: "bad_response".to_owned(),
+            reason: "the API reported success without a tenure code".to_owned(),
+        })),
+        224805 | 10014 => Verdict::Retry(failure()),
+        10011 => Verdict::SlowDown(failure()),
+        // The document's format: a leading 1 is a system-level error, which
+        // no other number would escape (key, openid, IP, quota, maintenance).
+        _ if code.to_string().starts_with('1') => Verdict::Fatal(failure()),
+        _ => Verdict::Final(Answer::Declined {
+            code: code.to_string(),
+            reason: envelope.reason,
+        }),
+    }
+}
+
+/// The envelope every answer shares, read leniently: `result` may be null,
+/// absent, a string or an object; `resultcode` and unknown fields are
+/// ignored; `error_code` may arrive as a number or a numeric string.
+struct Envelope {
+    reason: String,
+    error_code: i64,
+    result: Value,
+}
+
+impl Envelope {
+    fn parse(body: &[u8]) -> Option<Envelope> {
+        let Value::Object(mut fields) = serde_json::from_slice(body).ok()? else {
+            return None;
+        };
+        let error_code = match fields.get("error_code")? {
+            Value::Number(n) => n.as_i64()?,
+            Value::String(s) => s.trim().parse().ok()?,
+            _ => return None,
+        };
+        let reason = match fields.get("reason") {
+            Some(Value::String(s)) => s.trim().to_owned(),
+            _ => String::new(),
+        };
+        let result = fields.remove("result").unwrap_or(Value::Null);
+        Some(Envelope {
+            reason,
+            error_code,
+            result,
+        })
+    }
+
+    fn tenure(&self) -> Option<Answer> {
+        let result = self.result.as_object()?;
+        let text = |name: &str| match result.get(name) {
+            Some(Value::String(s)) => Some(s.trim().to_owned()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let code = text("code").filter(|c| !c.is_empty())?;
+        let desc = text("desc")
+            .filter(|d| !d.is_empty())
+            .or_else(|| tenure_desc(&code).map(str::to_owned))
+            .unwrap_or_default();
+        Some(Answer::Tenure(Tenure {
+            code,
+            desc,
+            province: text("province").unwrap_or_default(),
+            city: text("city").unwrap_or_default(),
+            isp: text("isp").unwrap_or_default(),
+        }))
+    }
+}

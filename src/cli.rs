@@ -1,0 +1,349 @@
+//! The command line as the user types it: clap derive types that mirror
+//! DESIGN §2, with a short and a long help for every flag. No I/O and no
+//! meaning beyond parsing: `config` turns these into a validated `Config`,
+//! and nothing below `config` sees clap.
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Enrich CSV files of Chinese mobile numbers with their network tenure.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tenure",
+    version,
+    about = "Enrich CSV files of Chinese mobile numbers with their network tenure (Juhe 手机在网时长)",
+    long_about = "Enrich CSV files of Chinese mobile numbers with their network tenure, \
+province, city and carrier from the Juhe \"手机在网时长\" API: at the rate limit, never \
+paying twice for a number, with the key kept out of every URL and log.\n\n\
+Try it now, with no key and no network, against the built-in simulator:\n\n    \
+tenure enrich fixtures/sample.csv -o enriched.csv --sandbox\n\n\
+Secrets come from the environment (JUHE_KEY, JUHE_OPENID) or from --key-file / \
+--openid-file, never from an argument.",
+    after_long_help = "Exit codes: 0 every row answered; 1 internal error; 2 usage or input \
+error; 3 output written but some rows failed after their retries (rerun to retry only \
+those); 4 stopped: the API refused the batch or looks down; 130 interrupted."
+)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enrich a CSV: append tenure_code, tenure, province, city, isp, error_code, error.
+    #[command(long_about = ENRICH_LONG)]
+    Enrich(EnrichArgs),
+    /// Validate a CSV offline: counts, duplicates, cost and time estimate.
+    #[command(long_about = CHECK_LONG)]
+    Check(CheckArgs),
+    /// Serve the built-in API simulator on loopback.
+    #[command(long_about = SANDBOX_LONG)]
+    Sandbox(SandboxArgs),
+    /// Print the encrypted form of numbers, as `queryEncry` takes them.
+    #[command(long_about = ENCRYPT_LONG)]
+    Encrypt(EncryptArgs),
+}
+
+const ENRICH_LONG: &str = "Enrich a CSV of mobile numbers.\n\n\
+Reads INPUT as a stream, normalises and validates the number column, asks the API about \
+each distinct number once (answers are kept in a local store, so duplicates, reruns after \
+a crash and tonight's rerun of last night's file cost nothing), and writes OUTPUT: the \
+input's columns unchanged, then tenure_code, tenure, province, city, isp, error_code, \
+error, one row per input row, in input order. OUTPUT appears only when the run ends \
+(exit 0 or 3), never half-written.\n\n\
+Examples:\n    \
+tenure enrich fixtures/sample.csv -o enriched.csv --sandbox\n    \
+JUHE_KEY=... tenure enrich numbers.csv -o enriched.csv --qps 50 --concurrency 16\n    \
+JUHE_KEY=... JUHE_OPENID=... tenure enrich numbers.csv -o out.csv --encrypt -c 手机号";
+
+const CHECK_LONG: &str = "Validate a CSV offline, with no key and no request: rows, valid \
+and invalid numbers by reason (with the first rows of each), distinct numbers, duplicates, \
+how many answers the store already holds, and so how many billed queries and how long \
+`enrich` would take at --qps.\n\n\
+Example:\n    tenure check numbers.csv --cache enriched.csv.cache.sqlite --qps 50";
+
+const SANDBOX_LONG: &str = "Serve the built-in simulator of the Juhe API on loopback. It \
+answers deterministically from the number (carrier from the segment, a real province and \
+city, every tenure code, 2% 224801), checks the key, decrypts queryEncry, and can inject \
+latency and faults. GET /__stats shows what it received and billed.\n\n\
+Example:\n    tenure sandbox --listen 127.0.0.1:8080 --latency-ms 50 --p-224805 0.05\n    \
+JUHE_KEY=sandbox-key tenure enrich in.csv -o out.csv --endpoint http://127.0.0.1:8080";
+
+const ENCRYPT_LONG: &str = "Print the encrypted form of each number, one per line, as the \
+queryEncry endpoint takes it: AES-128-ECB keyed by the first 16 hex characters of \
+MD5(openid), in Base64. The openid comes from JUHE_OPENID or --openid-file.\n\n\
+Example:\n    JUHE_OPENID=JHtestopenid0000 tenure encrypt 13800138000";
+
+/// Where the numbers are and how the file is shaped (shared by enrich and check).
+#[derive(Debug, ClapArgs)]
+pub struct InputArgs {
+    /// The input CSV, or `-` for standard input.
+    pub input: PathBuf,
+
+    /// The number column, by header name or 1-based index.
+    #[arg(
+        short = 'c',
+        long,
+        value_name = "NAME|N",
+        long_help = "The number column, by header name or 1-based index. By default, the \
+first header named like mobile, phone, tel, 手机号, 手机号码, 手机, 电话 or 号码; when none \
+matches, the error lists the headers."
+    )]
+    pub column: Option<String>,
+
+    /// The field delimiter (`,`; `\t` for .tsv files).
+    #[arg(
+        long,
+        value_name = "CHAR",
+        long_help = "The field delimiter: one ASCII character, or `\\t` for a tab. Defaults \
+to `,`, and to a tab for files ending in .tsv."
+    )]
+    pub delimiter: Option<String>,
+
+    /// The input has no header row; --column is then an index (default 1).
+    #[arg(long)]
+    pub no_headers: bool,
+
+    /// The input's text encoding: auto, utf-8 or gbk.
+    #[arg(
+        long,
+        value_name = "ENC",
+        default_value = "auto",
+        long_help = "The input's text encoding: `utf-8`, `gbk` (read as GB18030, which \
+Excel on a Chinese Windows writes), or `auto`: UTF-8 when the bytes are valid UTF-8, \
+GB18030 otherwise. The output is always UTF-8."
+    )]
+    pub encoding: String,
+}
+
+/// Which API answers, and where its answers are kept.
+#[derive(Debug, ClapArgs)]
+pub struct SourceArgs {
+    /// The API base URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://v.juhe.cn",
+        long_help = "The API base URL; requests go to URL/mobileOnline/query (or \
+queryEncry). The key travels in the POST body, never in the URL."
+    )]
+    pub endpoint: String,
+
+    /// Run against the built-in simulator, in-process: no key, no network.
+    #[arg(
+        long,
+        conflicts_with = "endpoint",
+        long_help = "Run against the built-in simulator of the API, started in-process on \
+loopback with its own key and openid. No key and no network needed; every answer is \
+simulated, and the summary says so."
+    )]
+    pub sandbox: bool,
+
+    /// Use the encrypted endpoint (queryEncry); needs JUHE_OPENID.
+    #[arg(
+        long,
+        long_help = "Use the encrypted endpoint /mobileOnline/queryEncry: each number \
+travels AES-encrypted with a key derived from your openid (JUHE_OPENID or --openid-file), \
+so no plaintext number leaves the machine."
+    )]
+    pub encrypt: bool,
+
+    /// The result store (default: OUTPUT.cache.sqlite).
+    #[arg(
+        long,
+        value_name = "FILE",
+        long_help = "The result store, an SQLite file of final answers (never the key). \
+Defaults to OUTPUT.cache.sqlite beside the output; with output `-`, no store unless given."
+    )]
+    pub cache: Option<PathBuf>,
+
+    /// Reuse stored answers younger than this (90s, 12h, 7d).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "24h",
+        long_help = "Reuse stored answers younger than this, so that tonight's run does not \
+pay again for what last night's asked: `90s`, `30m`, `12h`, `7d`."
+    )]
+    pub max_age: String,
+
+    /// The most requests started in any one second.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub qps: u32,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct EnrichArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// The output CSV, or `-` for standard output.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        long_help = "The output CSV, or `-` for standard output. A file is written to a \
+temporary name in the same folder and renamed into place only when the run ends with exit \
+0 or 3, so a downstream job never reads half a file."
+    )]
+    pub output: PathBuf,
+
+    /// The most requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+
+    /// Retries per number for transient failures (224805, 5xx, timeouts…).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 5,
+        long_help = "Retries per number for transient failures (224805, 10014, 10011, HTTP \
+5xx or 429, timeouts, dropped connections, bodies that are not the API's JSON), with \
+exponential backoff and full jitter. Each retry waits for the rate limit like any request."
+    )]
+    pub retries: u32,
+
+    /// Seconds a request may take.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
+
+    /// The first retry's backoff ceiling; it doubles per retry.
+    #[arg(long, value_name = "DURATION", default_value = "200ms")]
+    pub backoff_base: String,
+
+    /// The most a single backoff may wait.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub backoff_cap: String,
+
+    /// Keep no store (a rerun will pay again).
+    #[arg(long, conflicts_with = "cache")]
+    pub no_cache: bool,
+
+    /// Write the run summary as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
+    /// Read the API key from FILE instead of JUHE_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+
+    /// Read the openid from FILE instead of JUHE_OPENID.
+    #[arg(long, value_name = "FILE")]
+    pub openid_file: Option<PathBuf>,
+
+    /// Start the output with a UTF-8 BOM, so that Excel opens it correctly.
+    #[arg(long)]
+    pub bom: bool,
+
+    /// No progress bar and no summary on stderr (errors still show).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct SandboxArgs {
+    /// The address to serve on; port 0 picks a free one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// The key the simulator accepts.
+    #[arg(long, default_value = crate::sandbox::DEFAULT_KEY)]
+    pub key: String,
+
+    /// The openid whose key decrypts queryEncry numbers.
+    #[arg(long, default_value = crate::sandbox::DEFAULT_OPENID)]
+    pub openid: String,
+
+    /// Milliseconds every answer waits.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+
+    /// Up to this many more milliseconds, at random.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub jitter_ms: u64,
+
+    /// Probability of a transient 224805 (网络异常,请重试).
+    #[arg(long = "p-224805", value_name = "P", default_value_t = 0.0)]
+    pub p_retry: f64,
+
+    /// Probability of an HTTP 500.
+    #[arg(long = "p-500", value_name = "P", default_value_t = 0.0)]
+    pub p_http_500: f64,
+
+    /// Probability of an HTTP 503.
+    #[arg(long = "p-503", value_name = "P", default_value_t = 0.0)]
+    pub p_http_503: f64,
+
+    /// Probability of dropping the connection without an answer.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub p_drop: f64,
+
+    /// Probability of a body that is not the API's JSON.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub p_garbage: f64,
+
+    /// After N billed answers, answer 10012 (quota exhausted).
+    #[arg(long, value_name = "N")]
+    pub quota: Option<u64>,
+
+    /// Answer 10011 to requests beyond N in the trailing second.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+
+    /// The seed of the injected faults, so that a run is reproducible.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Scripted answers for one number: NUMBER=STEP,STEP,… (repeatable).
+    #[arg(
+        long,
+        value_name = "NUMBER=STEPS",
+        long_help = "Scripted answers for one number, in order: NUMBER=STEP,STEP,… where a \
+step is `ok`, an API error code (224805, 224801, 10001…), `http_500`, `drop` or `garbage`; \
+a trailing `*` repeats the last step forever. After the steps, the number answers normally. \
+Example: --script 13800138000=224805,224805,ok"
+    )]
+    pub script: Vec<String>,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct EncryptArgs {
+    /// The numbers to encrypt (normalised first, like the enrich input).
+    #[arg(required = true, value_name = "NUMBER")]
+    pub numbers: Vec<String>,
+
+    /// Read the openid from FILE instead of JUHE_OPENID.
+    #[arg(long, value_name = "FILE")]
+    pub openid_file: Option<PathBuf>,
+
+    /// Print the form-urlencoded form (`+` as `%2B`) instead of Base64.
+    #[arg(long)]
+    pub urlencode: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Args::command().debug_assert();
+    }
+}

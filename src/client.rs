@@ -1,0 +1,218 @@
+//! Asking the API about one number: the HTTP request, and the retries.
+//!
+//! One `reqwest::blocking::Client` is shared by all workers; it pools
+//! connections. Every request is a form-encoded POST of `key` and `mobile`:
+//! the key never enters a URL, where logs, proxies and error messages would
+//! keep it. Each attempt, retries included, waits for a rate-limit permit.
+
+use std::time::Duration;
+
+use crate::api::{self, Answer, Endpoint, Failure, Verdict};
+use crate::crypto::Cipher;
+use crate::limiter::Limiter;
+use crate::number::Number;
+use crate::secret::Secret;
+use crate::stop::{Reason, Stop};
+
+/// Exponential backoff with full jitter: before retry `n` (from 0), wait a
+/// uniformly random time up to `min(cap, base * 2^n)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Backoff {
+    pub fn ceiling(&self, retry: u32) -> Duration {
+        self.base
+            .saturating_mul(2u32.saturating_pow(retry.min(31)))
+            .min(self.cap)
+    }
+
+    /// A uniformly random wait in `[0, ceiling(retry)]`: full jitter, so
+    /// that workers that failed together do not retry together.
+    pub fn delay(&self, retry: u32) -> Duration {
+        let ceiling = u64::try_from(self.ceiling(retry).as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(fastrand::u64(0..=ceiling))
+    }
+}
+
+/// How a number's requests ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// A final answer (success or row answer).
+    Answered(Answer),
+    /// Every attempt failed transiently; the last failure.
+    Exhausted(Failure),
+    /// The run stopped before an answer came (fatal, looks down, interrupt).
+    Abandoned,
+}
+
+/// What happened on the wire, for the summary.
+pub trait Tally: Sync {
+    /// One request was sent.
+    fn request(&self);
+    /// One request was a retry.
+    fn retry(&self);
+}
+
+/// The API client of one run.
+pub struct Client {
+    http: reqwest::blocking::Client,
+    url: String,
+    key: Secret,
+    cipher: Option<Cipher>,
+    endpoint: Endpoint,
+}
+
+impl Client {
+    /// `base` is the API base URL (`https://v.juhe.cn`); with a cipher the
+    /// encrypted endpoint is used.
+    pub fn new(
+        base: &str,
+        key: Secret,
+        cipher: Option<Cipher>,
+        timeout: Duration,
+    ) -> Result<Client, reqwest::Error> {
+        install_crypto_provider();
+        let endpoint = if cipher.is_some() {
+            Endpoint::Encrypted
+        } else {
+            Endpoint::Plain
+        };
+        let http = reqwest::blocking::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("tenure/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client {
+            http,
+            url: format!("{}{}", base.trim_end_matches('/'), endpoint.path()),
+            key,
+            cipher,
+            endpoint,
+        })
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+
+    /// One request, classified. Never retries.
+    pub fn query(&self, number: &Number) -> Verdict {
+        let mobile = match &self.cipher {
+            Some(cipher) => cipher.encrypt(number.as_str()),
+            None => number.as_str().to_owned(),
+        };
+        // `.form()` percent-encodes once: the Base64 `+` travels as `%2B`.
+        let sent = self
+            .http
+            .post(&self.url)
+            .form(&[("key", self.key.expose()), ("mobile", mobile.as_str())])
+            .send();
+        let response = match sent {
+            Ok(response) => response,
+            Err(err) => return api::classify_transport(err.is_timeout(), describe(err)),
+        };
+        let status = response.status().as_u16();
+        match response.bytes() {
+            Ok(body) => api::classify_response(status, &body),
+            Err(err) => api::classify_transport(err.is_timeout(), describe(err)),
+        }
+    }
+
+    /// Asks until a final answer, at most `1 + retries` requests, each
+    /// after a permit. A fatal answer stops the whole run.
+    pub fn ask(
+        &self,
+        number: &Number,
+        limiter: &Limiter,
+        stop: &Stop,
+        retries: u32,
+        backoff: Backoff,
+        tally: &dyn Tally,
+    ) -> Asked {
+        let mut last = None;
+        for attempt in 0..=retries {
+            if attempt > 0 {
+                if !stop.sleep(backoff.delay(attempt - 1)) {
+                    return Asked::Abandoned;
+                }
+                tally.retry();
+            }
+            if !limiter.acquire(stop) {
+                return Asked::Abandoned;
+            }
+            tally.request();
+            match self.query(number) {
+                Verdict::Final(answer) => return Asked::Answered(answer),
+                Verdict::Fatal(failure) => {
+                    stop.stop(Reason::Fatal(failure));
+                    return Asked::Abandoned;
+                }
+                Verdict::SlowDown(failure) => {
+                    limiter.slow_down();
+                    last = Some(failure);
+                }
+                Verdict::Retry(failure) => last = Some(failure),
+            }
+        }
+        Asked::Exhausted(last.expect("at least one attempt ran and failed"))
+    }
+}
+
+/// A transport error as one line, without the URL (reqwest's `Display`
+/// includes it) and with the cause chain (which its `Display` omits).
+fn describe(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// reqwest is built with rustls and no provider of its own, to avoid the
+/// large aws-lc C build: install ring's, once per process.
+fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // An error means another provider is installed already: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let backoff = Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+        };
+        let ceilings: Vec<u128> = (0..6).map(|n| backoff.ceiling(n).as_millis()).collect();
+        assert_eq!(ceilings, [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(backoff.ceiling(u32::MAX), backoff.cap);
+        for n in 0..6 {
+            assert!(backoff.delay(n) <= backoff.ceiling(n));
+        }
+    }
+
+    #[test]
+    fn an_https_client_builds_without_openssl() {
+        let client = Client::new(
+            "https://v.juhe.cn/",
+            Secret::new("k".to_owned()),
+            None,
+            Duration::from_secs(1),
+        )
+        .expect("rustls with ring builds a client");
+        assert_eq!(client.url, "https://v.juhe.cn/mobileOnline/query");
+    }
+}

@@ -1,0 +1,140 @@
+//! `tenure check`: what a run would do, offline and free: counts, invalid
+//! numbers by reason with their first rows, duplicates, answers the store
+//! already holds, and so the queries a run would bill and how long it would
+//! take at `--qps`.
+
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+
+use crate::config::CheckConfig;
+use crate::exit::{Error, Exit};
+use crate::input::Input;
+use crate::number::{self, Number};
+use crate::store::Store;
+
+/// How many row numbers each invalid reason lists.
+const EXAMPLES: usize = 5;
+
+/// The report of `tenure check`.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub rows: u64,
+    pub valid: u64,
+    pub invalid: u64,
+    /// By reason code (`too_short`, `scientific_notation`…): the count and
+    /// the first data rows (1-based) that have it.
+    pub invalid_by_reason: BTreeMap<String, Reason>,
+    pub distinct: u64,
+    /// Valid rows whose number appeared on an earlier row.
+    pub duplicates: u64,
+    /// Distinct numbers the store already answers (with --cache).
+    pub in_store: u64,
+    /// Distinct numbers a run would ask the API about: at most this many
+    /// billed queries.
+    pub to_query: u64,
+    /// `to_query / qps`, the least time a run would take.
+    pub estimated_secs: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Reason {
+    pub count: u64,
+    pub rows: Vec<u64>,
+    /// The human reason of the first such row.
+    pub example: String,
+}
+
+pub fn check(config: CheckConfig) -> Result<Exit, Error> {
+    let mut input = Input::open(&config.input)?;
+    let store = config
+        .cache
+        .as_deref()
+        .map(|path| Store::open_read_only(path, config.target.source()))
+        .transpose()?;
+    let mut report = Report::default();
+    // check is a one-off, offline pass: a set of every distinct number is
+    // fine here (16 bytes a number), unlike in enrich.
+    let mut seen: HashSet<Number> = HashSet::new();
+    while let Some(record) = input.next_row()? {
+        report.rows += 1;
+        let cell = record
+            .get(input.column)
+            .map(|field| std::str::from_utf8(field).unwrap_or("\u{fffd}"))
+            .unwrap_or("");
+        match number::parse(cell) {
+            Ok(number) => {
+                report.valid += 1;
+                if !seen.insert(number) {
+                    report.duplicates += 1;
+                } else if let Some(store) = &store {
+                    if store.get(&number, config.max_age)?.is_some() {
+                        report.in_store += 1;
+                    }
+                }
+            }
+            Err(invalid) => {
+                report.invalid += 1;
+                let reason = report
+                    .invalid_by_reason
+                    .entry(invalid.code().to_owned())
+                    .or_default();
+                reason.count += 1;
+                if reason.rows.len() < EXAMPLES {
+                    reason.rows.push(report.rows);
+                }
+                if reason.example.is_empty() {
+                    reason.example = invalid.to_string();
+                }
+            }
+        }
+    }
+    report.distinct = seen.len() as u64;
+    report.to_query = report.distinct - report.in_store;
+    report.estimated_secs = report.to_query as f64 / f64::from(config.qps.get());
+    if config.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("a report serialises")
+        );
+    } else {
+        print!("{}", render(&report, &input.name, config.qps.get()));
+    }
+    Ok(Exit::Success)
+}
+
+fn render(report: &Report, name: &str, qps: u32) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "{name}");
+    let _ = writeln!(out, "  rows               {:>10}", report.rows);
+    let _ = writeln!(out, "  valid numbers      {:>10}", report.valid);
+    let _ = writeln!(out, "  invalid numbers    {:>10}", report.invalid);
+    for (code, reason) in &report.invalid_by_reason {
+        let rows: Vec<String> = reason.rows.iter().map(u64::to_string).collect();
+        let _ = writeln!(
+            out,
+            "    {code:<18} {:>8}  rows {}{}  ({})",
+            reason.count,
+            rows.join(", "),
+            if reason.count > reason.rows.len() as u64 {
+                ", …"
+            } else {
+                ""
+            },
+            reason.example
+        );
+    }
+    let _ = writeln!(out, "  distinct numbers   {:>10}", report.distinct);
+    let _ = writeln!(out, "  duplicate rows     {:>10}", report.duplicates);
+    let _ = writeln!(out, "  already in store   {:>10}", report.in_store);
+    let _ = writeln!(
+        out,
+        "  to query (billed)  {:>10}   at most; at --qps {qps}: {}",
+        report.to_query,
+        humantime::format_duration(std::time::Duration::from_secs(
+            report.estimated_secs.ceil() as u64
+        ))
+    );
+    out
+}

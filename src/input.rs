@@ -1,0 +1,279 @@
+//! Reading the input: the file or stdin, its text encoding, its CSV shape,
+//! and which column holds the numbers.
+//!
+//! Rows stream through one at a time; nothing here holds more than a
+//! buffer. Fields are kept as bytes and handed on untouched, so the output
+//! carries them back byte for byte (after decoding, for GBK input).
+
+use csv::ByteRecord;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::decode::Gb18030Reader;
+use crate::exit::Error;
+use crate::output::COLUMNS;
+use crate::usage;
+
+/// How to read the input; built by `config`.
+#[derive(Clone, Debug)]
+pub struct InputConfig {
+    /// `None` reads standard input.
+    pub path: Option<PathBuf>,
+    pub column: ColumnSpec,
+    pub delimiter: u8,
+    pub has_headers: bool,
+    pub encoding: Encoding,
+}
+
+impl InputConfig {
+    /// The name of the input in messages.
+    pub fn name(&self) -> String {
+        match &self.path {
+            Some(path) => path.display().to_string(),
+            None => "<stdin>".to_owned(),
+        }
+    }
+}
+
+/// Which column holds the numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ColumnSpec {
+    /// The first header named like a phone number column.
+    Auto,
+    Name(String),
+    /// 0-based.
+    Index(usize),
+}
+
+/// The input's text encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8 when the bytes are valid UTF-8, GB18030 otherwise.
+    Auto,
+    Utf8,
+    /// GBK, read as its superset GB18030.
+    Gbk,
+}
+
+/// Header names taken for the number column, compared without case.
+const NUMBER_HEADERS: [&str; 12] = [
+    "mobile",
+    "phone",
+    "tel",
+    "手机号",
+    "手机号码",
+    "手机",
+    "电话",
+    "号码",
+    "mobile_phone",
+    "phone_number",
+    "cellphone",
+    "电话号码",
+];
+
+/// An open input, positioned at its first data row.
+pub struct Input {
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    /// The header row, when the file has one.
+    pub headers: Option<ByteRecord>,
+    /// 0-based index of the number column.
+    pub column: usize,
+    /// The file's name, for messages.
+    pub name: String,
+    /// The encoding actually used.
+    pub encoding: Encoding,
+}
+
+impl Input {
+    pub fn open(config: &InputConfig) -> Result<Input, Error> {
+        let name = config.name();
+        let (source, encoding) = open_decoded(config, &name)?;
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(config.delimiter)
+            .has_headers(config.has_headers)
+            .flexible(true)
+            .from_reader(source);
+        let headers = if config.has_headers {
+            let headers = reader
+                .byte_headers()
+                .map_err(|err| read_error(&name, err))?
+                .clone();
+            if headers.is_empty() {
+                return Err(usage!("{name} is empty: there is not even a header row"));
+            }
+            check_no_output_columns(&name, &headers)?;
+            Some(headers)
+        } else {
+            None
+        };
+        let column = find_column(&name, &config.column, headers.as_ref())?;
+        Ok(Input {
+            reader,
+            headers,
+            column,
+            name,
+            encoding,
+        })
+    }
+
+    /// The next data row, or `None` at the end.
+    pub fn next_row(&mut self) -> Result<Option<ByteRecord>, Error> {
+        let mut record = ByteRecord::new();
+        match self.reader.read_byte_record(&mut record) {
+            Ok(true) => Ok(Some(record)),
+            Ok(false) => Ok(None),
+            Err(err) => Err(read_error(&self.name, err)),
+        }
+    }
+}
+
+fn open_decoded(
+    config: &InputConfig,
+    name: &str,
+) -> Result<(Box<dyn Read + Send>, Encoding), Error> {
+    let open = |path: &Path| -> Result<File, Error> {
+        if path.is_dir() {
+            return Err(usage!("{name} is a directory, not a CSV file"));
+        }
+        File::open(path).map_err(|err| usage!("cannot read {name}: {err}"))
+    };
+    let encoding = match (config.encoding, &config.path) {
+        (Encoding::Auto, Some(path)) => {
+            if is_utf8(open(path)?).map_err(|err| usage!("cannot read {name}: {err}"))? {
+                Encoding::Utf8
+            } else {
+                Encoding::Gbk
+            }
+        }
+        (Encoding::Auto, None) => Encoding::Auto,
+        (chosen, _) => chosen,
+    };
+    let raw: Box<dyn Read + Send> = match &config.path {
+        Some(path) => Box::new(BufReader::with_capacity(1 << 16, open(path)?)),
+        None => Box::new(io::stdin()),
+    };
+    Ok(match encoding {
+        Encoding::Utf8 => (raw, Encoding::Utf8),
+        Encoding::Gbk => (Box::new(Gb18030Reader::new(raw)), Encoding::Gbk),
+        // Standard input cannot be read twice: judge by its first MiB.
+        Encoding::Auto => {
+            let mut head = Vec::with_capacity(1 << 20);
+            let mut raw = raw;
+            (&mut raw)
+                .take(1 << 20)
+                .read_to_end(&mut head)
+                .map_err(|err| usage!("cannot read {name}: {err}"))?;
+            let utf8 = is_utf8(head.as_slice()).unwrap_or(false);
+            let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(raw));
+            if utf8 {
+                (whole, Encoding::Utf8)
+            } else {
+                (Box::new(Gb18030Reader::new(whole)), Encoding::Gbk)
+            }
+        }
+    })
+}
+
+/// Whether a stream is valid UTF-8, reading it through once.
+fn is_utf8(mut source: impl Read) -> io::Result<bool> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut carried = 0;
+    loop {
+        let read = source.read(&mut buf[carried..])?;
+        let filled = carried + read;
+        if read == 0 {
+            // A character cut off by the end of the stream is invalid.
+            return Ok(carried == 0);
+        }
+        match std::str::from_utf8(&buf[..filled]) {
+            Ok(_) => carried = 0,
+            // A character split across reads: carry its start over.
+            Err(err) if err.error_len().is_none() => {
+                let valid = err.valid_up_to();
+                buf.copy_within(valid..filled, 0);
+                carried = filled - valid;
+            }
+            Err(_) => return Ok(false),
+        }
+    }
+}
+
+fn read_error(name: &str, err: csv::Error) -> Error {
+    let line = err
+        .position()
+        .map(|pos| format!(", line {}", pos.line()))
+        .unwrap_or_default();
+    match err.into_kind() {
+        csv::ErrorKind::Io(io) => usage!("cannot read {name}{line}: {io}"),
+        other => usage!("{name}{line} is not valid CSV: {other:?}"),
+    }
+}
+
+fn check_no_output_columns(name: &str, headers: &ByteRecord) -> Result<(), Error> {
+    for field in headers {
+        let field = String::from_utf8_lossy(field);
+        if COLUMNS.contains(&field.trim()) {
+            return Err(usage!(
+                "{name} already has a column named {field:?}, one of the columns tenure adds \
+                 ({}). Is it an output of tenure? Rename or drop that column first.",
+                COLUMNS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn find_column(
+    name: &str,
+    spec: &ColumnSpec,
+    headers: Option<&ByteRecord>,
+) -> Result<usize, Error> {
+    let header_names = || -> Vec<String> {
+        headers
+            .into_iter()
+            .flatten()
+            .map(|h| String::from_utf8_lossy(h).trim().to_owned())
+            .collect()
+    };
+    match spec {
+        ColumnSpec::Index(index) => match headers {
+            Some(headers) if *index >= headers.len() => Err(usage!(
+                "--column {} is past the last column of {name}, which has {} ({})",
+                index + 1,
+                headers.len(),
+                header_names().join(", ")
+            )),
+            _ => Ok(*index),
+        },
+        ColumnSpec::Name(wanted) => header_names()
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(wanted.trim()))
+            .ok_or_else(|| {
+                usage!(
+                    "{name} has no column named {wanted:?}; its columns are: {}",
+                    header_names().join(", ")
+                )
+            }),
+        ColumnSpec::Auto => {
+            if headers.is_none() {
+                return Ok(0);
+            }
+            let names = header_names();
+            names
+                .iter()
+                .position(|h| {
+                    NUMBER_HEADERS
+                        .iter()
+                        .any(|known| h.eq_ignore_ascii_case(known))
+                })
+                .ok_or_else(|| {
+                    usage!(
+                        "cannot tell which column of {name} holds the numbers; its columns \
+                         are: {}. Name one with --column NAME or --column N.",
+                        names.join(", ")
+                    )
+                })
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! `tenure`: enrich CSV files of Chinese mobile numbers with their network
+//! tenure from the Juhe "手机在网时长" API.
+//!
+//! ```text
+//! read rows ─▶ normalise ─▶ store lookup ─▶ rate limit ─▶ (encrypt) ─▶ POST ─▶ classify ─▶ store ─▶ write in order
+//!  (input)      (number)    (store, dedupe)  (limiter)     (crypto)  (client)    (api)     (store)   (output)
+//! ```
+//!
+//! `pipeline` is the one module that knows the order of the stages; the
+//! pure stages (`number`, `crypto`, `api`) do no I/O. `cli` is what the user
+//! typed, `config` what it means; nothing below `config` sees clap.
+
+pub mod api;
+pub mod cli;
+pub mod client;
+mod commands;
+pub mod config;
+pub mod crypto;
+mod decode;
+pub mod exit;
+pub mod input;
+pub mod limiter;
+pub mod number;
+pub mod output;
+pub mod pipeline;
+pub mod progress;
+pub mod sandbox;
+pub mod secret;
+pub mod stop;
+pub mod store;
+pub mod summary;
+
+use cli::{Args, Command};
+use config::{CheckConfig, EncryptConfig, EnrichConfig};
+use exit::{Error, Exit};
+
+/// Runs one command line to its exit code, reporting errors on stderr.
+pub fn run(args: Args) -> Exit {
+    let ran = match args.command {
+        Command::Enrich(args) => EnrichConfig::from_args(args).and_then(commands::enrich),
+        Command::Check(args) => CheckConfig::from_args(args).and_then(commands::check),
+        Command::Sandbox(args) => config::sandbox_config(args)
+            .and_then(|(config, listen)| commands::serve(config, listen)),
+        Command::Encrypt(args) => EncryptConfig::from_args(args).and_then(commands::encrypt),
+    };
+    ran.unwrap_or_else(|err: Error| {
+        eprintln!("tenure: error: {err}");
+        err.exit()
+    })
+}

@@ -1,0 +1,593 @@
+//! Mobile numbers: normalisation, validation and masking (DESIGN §2).
+//!
+//! Pure: no I/O. The normaliser repairs only what loses nothing (spacing,
+//! punctuation, full-width digits, a country prefix, spreadsheet quoting);
+//! anything that lost digits, such as Excel's `1.38001E+10`, is rejected with
+//! a reason a person can act on.
+//!
+//! [`parse`] runs once per input row, so it does not allocate: a plain
+//! 11-digit cell is checked in place, anything else is scanned once into a
+//! fixed buffer.
+
+use std::fmt;
+
+/// A valid mainland mobile number: 11 ASCII digits matching `^1[3-9]\d{9}$`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Number([u8; 11]);
+
+impl Number {
+    /// The 11 digits.
+    pub fn as_str(&self) -> &str {
+        // Invariant: built only from ASCII digits, so always valid UTF-8.
+        std::str::from_utf8(&self.0).expect("a Number holds ASCII digits")
+    }
+
+    /// The number as it may appear in logs and messages: `138****8000`.
+    pub fn masked(&self) -> String {
+        mask(self.as_str())
+    }
+}
+
+/// Numbers are personal data: `Debug` masks them so they cannot leak into
+/// logs through a stray `{:?}`.
+impl fmt::Debug for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Number({})", self.masked())
+    }
+}
+
+/// Masks the middle of anything that may be a number: `138****8000`.
+///
+/// Keeps at most the first 3 and the last 4 characters and stars the rest,
+/// so a string of 7 characters or fewer is starred entirely: a short cell
+/// may be most of a number, and showing it would defeat the mask. Works on
+/// characters, not bytes, so full-width digits mask like ASCII ones.
+pub fn mask(s: &str) -> String {
+    const HEAD: usize = 3;
+    const TAIL: usize = 4;
+    let len = s.chars().count();
+    if len <= HEAD + TAIL {
+        return "*".repeat(len);
+    }
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| if i < HEAD || i >= len - TAIL { c } else { '*' })
+        .collect()
+}
+
+/// Why a cell holds no usable number.
+///
+/// The `Display` text is the row's `error` column, so it tells the person
+/// what to fix and never repeats the number (numbers are personal data).
+/// [`Invalid::code`] is the stable tag used in summaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    /// Nothing but spaces and punctuation.
+    Empty,
+    /// A character that is neither a digit nor a separator (the first one).
+    Letters(char),
+    /// Fewer than 11 digits (after any country prefix); holds the count.
+    TooShort(usize),
+    /// More than 11 digits that no country prefix explains; holds the count.
+    TooLong(usize),
+    /// 11 digits, but not `1[3-9]…`, or a country code other than +86.
+    BadPrefix,
+    /// Excel's `1.38001E+10`: the spreadsheet rounded the number away.
+    ScientificNotation,
+    /// Two or more whole numbers in one cell; holds how many.
+    SeveralNumbers(usize),
+}
+
+impl Invalid {
+    /// A short, stable snake_case tag for counting reasons in summaries.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Invalid::Empty => "empty",
+            Invalid::Letters(_) => "letters",
+            Invalid::TooShort(_) => "too_short",
+            Invalid::TooLong(_) => "too_long",
+            Invalid::BadPrefix => "bad_prefix",
+            Invalid::ScientificNotation => "scientific_notation",
+            Invalid::SeveralNumbers(_) => "several_numbers",
+        }
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Invalid::Empty => f.write_str("no number: the cell is empty"),
+            Invalid::Letters(c) => write!(
+                f,
+                "contains {c:?}, which is not a digit; a mobile number may hold only \
+                 digits, spaces, dashes, dots, brackets and a leading +86"
+            ),
+            Invalid::TooShort(1) => f.write_str("too short: 1 digit where a mobile number has 11"),
+            Invalid::TooShort(n) => {
+                write!(f, "too short: {n} digits where a mobile number has 11")
+            }
+            Invalid::TooLong(n) => write!(
+                f,
+                "too long: {n} digits where a mobile number has 11 \
+                 (13 with the 86 country code)"
+            ),
+            Invalid::BadPrefix => f.write_str(
+                "not a mainland China mobile number: it must start with 13 to 19 \
+                 (after an optional +86)",
+            ),
+            Invalid::ScientificNotation => f.write_str(
+                "written in scientific notation (like E+10) by Excel, which lost digits; \
+                 format the column as text in the spreadsheet and export it again",
+            ),
+            Invalid::SeveralNumbers(n) => write!(
+                f,
+                "holds {n} numbers in one cell; put each number on its own row"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// Normalises and validates one cell.
+///
+/// Accepts what differs from `^1[3-9]\d{9}$` only in form: spaces of any
+/// width (also non-breaking and zero-width), tabs, `-`, `(`, `)`, `.`,
+/// full-width digits and punctuation, a `+86`, `0086` or `86` prefix, and
+/// the spreadsheet wrappings `="…"`, `'…` and a pandas `.0` suffix.
+/// Anything that may have lost or mixed up digits is an [`Invalid`].
+pub fn parse(raw: &str) -> Result<Number, Invalid> {
+    // Fast path for the common clean cell: no scan, no copy.
+    let bytes = raw.as_bytes();
+    if bytes.len() == 11 && bytes.iter().all(u8::is_ascii_digit) {
+        return national(bytes);
+    }
+    let cell = unwrap_spreadsheet(raw);
+    // Before the scan: the scan would only see the letter `E`, and this
+    // reason is the one the person needs.
+    if is_scientific(cell) {
+        return Err(Invalid::ScientificNotation);
+    }
+    Scan::of(strip_float_suffix(cell)).verdict()
+}
+
+/// Digits kept while scanning a cell: room for several prefixed numbers, so
+/// that a cell holding more than one is still recognised as such.
+const CAP: usize = 64;
+
+/// One pass over a cell: its digits and where something else came between.
+struct Scan {
+    digits: [u8; CAP],
+    /// Every digit seen, also those past `CAP`, so `TooLong` reports the truth.
+    len: usize,
+    /// Bit `i` is set when a non-digit came right before digit `i`: the
+    /// only places where one number may end and the next begin.
+    breaks: u64,
+    /// The cell starts with `+`, so the digits must start with a country code.
+    plus: bool,
+    /// The first character that is neither a digit nor a separator.
+    stray: Option<char>,
+}
+
+impl Scan {
+    fn of(cell: &str) -> Scan {
+        let mut scan = Scan {
+            digits: [0; CAP],
+            len: 0,
+            breaks: 0,
+            plus: false,
+            stray: None,
+        };
+        for c in cell.chars() {
+            if let Some(d) = ascii_digit(c) {
+                if scan.len < CAP {
+                    scan.digits[scan.len] = d;
+                }
+                scan.len += 1;
+                continue;
+            }
+            if scan.len < CAP {
+                scan.breaks |= 1 << scan.len;
+            }
+            if is_separator(c) {
+                continue;
+            }
+            // A `+` belongs only before the first digit, and only once.
+            if matches!(c, '+' | '＋') && scan.len == 0 && !scan.plus {
+                scan.plus = true;
+            } else if scan.stray.is_none() {
+                scan.stray = Some(c);
+            }
+        }
+        scan
+    }
+
+    fn verdict(&self) -> Result<Number, Invalid> {
+        if self.len == 0 {
+            return Err(self.stray.map_or(Invalid::Empty, Invalid::Letters));
+        }
+        // Ahead of letters: in `13800138000/13900139000` the `/` is a symptom.
+        if let Some(count) = self.several() {
+            return Err(Invalid::SeveralNumbers(count));
+        }
+        if let Some(c) = self.stray {
+            return Err(Invalid::Letters(c));
+        }
+        if self.len > CAP {
+            return Err(Invalid::TooLong(self.len));
+        }
+        let digits = &self.digits[..self.len];
+        if self.plus {
+            // `+` announces a country code: only China's is ours, and the
+            // rest is then judged on its own length.
+            match digits.strip_prefix(b"86") {
+                Some(rest) => national(rest),
+                None => Err(Invalid::BadPrefix),
+            }
+        } else {
+            national(strip_country(digits))
+        }
+    }
+
+    /// How many numbers the cell holds, when it is two or more whole ones
+    /// split at places where something other than a digit stood.
+    fn several(&self) -> Option<usize> {
+        let len = self.len;
+        if !(22..=CAP).contains(&len) {
+            return None;
+        }
+        let cut = |i: usize| i == 0 || i == len || self.breaks & (1 << i) != 0;
+        // `count[i]`: how many numbers the digits from `i` on split into.
+        // Filled from the end, so each step looks only at later entries.
+        let mut count = [None::<usize>; CAP + 1];
+        count[len] = Some(0);
+        for start in (0..len).rev().filter(|&i| cut(i)) {
+            count[start] = [11, 13, 15].into_iter().find_map(|width| {
+                let end = start + width;
+                if end > len || !cut(end) {
+                    return None;
+                }
+                national(strip_country(&self.digits[start..end])).ok()?;
+                count[end].map(|n| n + 1)
+            });
+        }
+        count[0].filter(|&n| n >= 2)
+    }
+}
+
+/// Checks the 11 national digits; other lengths say how far off they are.
+fn national(digits: &[u8]) -> Result<Number, Invalid> {
+    match <[u8; 11]>::try_from(digits) {
+        Ok(d) if d[0] == b'1' && (b'3'..=b'9').contains(&d[1]) => Ok(Number(d)),
+        Ok(_) => Err(Invalid::BadPrefix),
+        Err(_) if digits.len() < 11 => Err(Invalid::TooShort(digits.len())),
+        Err(_) => Err(Invalid::TooLong(digits.len())),
+    }
+}
+
+/// Drops `86` or `0086` only when exactly 11 digits remain, so that a
+/// number that merely starts with those digits keeps them.
+fn strip_country(digits: &[u8]) -> &[u8] {
+    match digits {
+        [b'8', b'6', rest @ ..] if rest.len() == 11 => rest,
+        [b'0', b'0', b'8', b'6', rest @ ..] if rest.len() == 11 => rest,
+        _ => digits,
+    }
+}
+
+/// Trims, then unwraps `="…"` (Excel's text formula) and a leading `'`
+/// (Excel's text marker).
+fn unwrap_spreadsheet(raw: &str) -> &str {
+    let cell = trim(raw);
+    if let Some(inner) = cell.strip_prefix("=\"").and_then(|s| s.strip_suffix('"')) {
+        trim(inner)
+    } else if let Some(inner) = cell.strip_prefix('\'') {
+        trim(inner)
+    } else {
+        cell
+    }
+}
+
+fn trim(s: &str) -> &str {
+    s.trim_matches(is_space)
+}
+
+/// Drops the `.0` (or `.00…`) that pandas adds when it read the column as
+/// floats. Only when that is the cell's one dot: in `139.1234.0000` the
+/// dots are grouping and the zeros are digits.
+fn strip_float_suffix(cell: &str) -> &str {
+    match cell.rsplit_once('.') {
+        Some((head, zeros))
+            if !zeros.is_empty()
+                && zeros.bytes().all(|b| b == b'0')
+                && !head.contains('.')
+                && head.ends_with(|c: char| c.is_ascii_digit()) =>
+        {
+            head
+        }
+        _ => cell,
+    }
+}
+
+/// Whether the cell is `digits[.digits](e|E)[+|-]digits`, the form Excel
+/// writes for a large number in a General cell, after rounding it.
+fn is_scientific(cell: &str) -> bool {
+    let b = cell.as_bytes();
+    let digits_from = |mut i: usize| {
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = digits_from(0);
+    if i == 0 {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i = digits_from(i + 1);
+    }
+    if !matches!(b.get(i), Some(b'e' | b'E')) {
+        return false;
+    }
+    i += 1;
+    if matches!(b.get(i), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    let end = digits_from(i);
+    end > i && end == b.len()
+}
+
+/// An ASCII or full-width digit, as its ASCII byte.
+fn ascii_digit(c: char) -> Option<u8> {
+    match c {
+        '0'..='9' => Some(c as u8),
+        // Full-width digits are contiguous, like ASCII ones; the offset is
+        // below 10, so the cast cannot truncate.
+        '０'..='９' => Some(b'0' + (c as u32 - '０' as u32) as u8),
+        _ => None,
+    }
+}
+
+/// Characters that only format a number and carry no digit.
+fn is_separator(c: char) -> bool {
+    is_space(c) || matches!(c, '-' | '(' | ')' | '.' | '－' | '（' | '）')
+}
+
+/// Any Unicode space (full-width U+3000, non-breaking U+00A0, tab, …) plus
+/// the zero-width ones that `char::is_whitespace` does not count.
+fn is_space(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{200B}' | '\u{FEFF}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Invalid::*;
+
+    const N: &str = "13800138000";
+
+    /// Input, then `Ok(digits)` or the expected `Invalid`.
+    const CASES: &[(&str, Result<&str, Invalid>)] = &[
+        // Clean, and the fast path's edges.
+        ("13800138000", Ok(N)),
+        ("19912345678", Ok("19912345678")),
+        ("13000000000", Ok("13000000000")),
+        // Spacing and punctuation.
+        ("138 0013 8000", Ok(N)),
+        ("138-0013-8000", Ok(N)),
+        ("(138) 0013.8000", Ok(N)),
+        ("138.0013.8000", Ok(N)),
+        ("\t13800138000\t", Ok(N)),
+        ("  13800138000  ", Ok(N)),
+        // Full-width, non-breaking and zero-width.
+        ("１３８００１３８０００", Ok(N)),
+        ("138\u{3000}0013\u{3000}8000", Ok(N)),
+        ("\u{3000}13800138000\u{3000}", Ok(N)),
+        ("\u{A0}138\u{A0}0013\u{A0}8000\u{A0}", Ok(N)),
+        ("\u{200B}13800138000", Ok(N)),
+        ("138\u{200B}0013\u{200B}8000", Ok(N)),
+        ("\u{FEFF}13800138000", Ok(N)),
+        ("（１３８）－００１３－８０００", Ok(N)),
+        // Country prefixes.
+        ("+8613800138000", Ok(N)),
+        ("+86 13800138000", Ok(N)),
+        ("+86 138-0013-8000", Ok(N)),
+        ("(+86)13800138000", Ok(N)),
+        ("(+86) 138 0013 8000", Ok(N)),
+        ("＋８６ １３８００１３８０００", Ok(N)),
+        ("0086 13800138000", Ok(N)),
+        ("008613800138000", Ok(N)),
+        ("0086-138-0013-8000", Ok(N)),
+        ("8613800138000", Ok(N)),
+        ("86 138 0013 8000", Ok(N)),
+        ("86-13800138000", Ok(N)),
+        // Spreadsheet wrappings.
+        ("=\"13800138000\"", Ok(N)),
+        ("=\"+86 138 0013 8000\"", Ok(N)),
+        ("'13800138000", Ok(N)),
+        (" '138 0013 8000 ", Ok(N)),
+        ("13800138000.0", Ok(N)),
+        ("13800138000.00", Ok(N)),
+        ("8613800138000.0", Ok(N)),
+        ("139.1234.0000", Ok("13912340000")),
+        // Excel lost digits.
+        ("1.38001E+10", Err(ScientificNotation)),
+        ("1.38001e10", Err(ScientificNotation)),
+        ("1.3800138E10", Err(ScientificNotation)),
+        ("1.38001E+10 ", Err(ScientificNotation)),
+        ("1E+10", Err(ScientificNotation)),
+        ("=\"1.38001E+10\"", Err(ScientificNotation)),
+        // Empty.
+        ("", Err(Empty)),
+        ("   ", Err(Empty)),
+        ("\u{3000}\u{A0}\t", Err(Empty)),
+        ("-", Err(Empty)),
+        ("=\"\"", Err(Empty)),
+        // Letters.
+        ("abc", Err(Letters('a'))),
+        ("N/A", Err(Letters('N'))),
+        ("1380013800O", Err(Letters('O'))),
+        ("tel:13800138000", Err(Letters('t'))),
+        ("13800138000/", Err(Letters('/'))),
+        ("138+00138000", Err(Letters('+'))),
+        ("1.38001E+1x", Err(Letters('E'))),
+        ("13800138000.5", Err(TooLong(12))),
+        // Too short.
+        ("10086", Err(TooShort(5))),
+        ("1", Err(TooShort(1))),
+        ("1380013800", Err(TooShort(10))),
+        ("+86 1380013800", Err(TooShort(10))),
+        ("1391234.0000", Err(TooShort(7))),
+        // Too long.
+        ("138001380001", Err(TooLong(12))),
+        ("861380013800", Err(TooLong(12))),
+        ("86138001380000", Err(TooLong(14))),
+        ("1380013800013900139000", Err(TooLong(22))),
+        // Bad prefix.
+        ("12800138000", Err(BadPrefix)),
+        ("23800138000", Err(BadPrefix)),
+        ("00000000000", Err(BadPrefix)),
+        ("8612800138000", Err(BadPrefix)),
+        ("+1 415 555 1234", Err(BadPrefix)),
+        ("+44 7911 123456", Err(BadPrefix)),
+        // Several numbers.
+        ("13800138000/13900139000", Err(SeveralNumbers(2))),
+        ("13800138000;13900139000", Err(SeveralNumbers(2))),
+        ("13800138000,13900139000", Err(SeveralNumbers(2))),
+        ("13800138000 13900139000", Err(SeveralNumbers(2))),
+        ("138-0013-8000 139-0013-9000", Err(SeveralNumbers(2))),
+        ("+8613800138000、+8613900139000", Err(SeveralNumbers(2))),
+        (
+            "13800138000 / 13900139000 / 15000150000",
+            Err(SeveralNumbers(3)),
+        ),
+        ("13800138000\n13900139000", Err(SeveralNumbers(2))),
+    ];
+
+    #[test]
+    fn table() {
+        for (raw, want) in CASES {
+            let got = parse(raw);
+            let got = got.as_ref().map(Number::as_str).map_err(Clone::clone);
+            assert_eq!(got, want.clone(), "parse({raw:?})");
+        }
+    }
+
+    #[test]
+    fn every_variant_is_in_the_table() {
+        for code in CODES {
+            assert!(
+                CASES
+                    .iter()
+                    .any(|(_, want)| want.as_ref().is_err_and(|e| e.code() == code)),
+                "no case for {code}"
+            );
+        }
+    }
+
+    const CODES: [&str; 7] = [
+        "empty",
+        "letters",
+        "too_short",
+        "too_long",
+        "bad_prefix",
+        "scientific_notation",
+        "several_numbers",
+    ];
+
+    fn one_of_each() -> [Invalid; 7] {
+        [
+            Empty,
+            Letters('x'),
+            TooShort(5),
+            TooLong(12),
+            BadPrefix,
+            ScientificNotation,
+            SeveralNumbers(2),
+        ]
+    }
+
+    #[test]
+    fn reasons_and_codes_are_distinct() {
+        let all = one_of_each();
+        let codes: Vec<_> = all.iter().map(Invalid::code).collect();
+        assert_eq!(codes, CODES);
+        let reasons: Vec<_> = all.iter().map(ToString::to_string).collect();
+        for (i, a) in reasons.iter().enumerate() {
+            assert!(!a.is_empty());
+            assert!(reasons[i + 1..].iter().all(|b| a != b), "{a}");
+        }
+    }
+
+    #[test]
+    fn reasons_carry_no_number() {
+        for (raw, want) in CASES {
+            let Err(invalid) = parse(raw) else { continue };
+            let reason = invalid.to_string();
+            let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+            assert!(!reason.contains(N), "{reason}");
+            if digits.len() >= 5 {
+                assert!(!reason.contains(&digits), "{raw:?}: {reason}");
+            }
+            if raw.trim().len() >= 5 {
+                assert!(!reason.contains(raw.trim()), "{raw:?}: {reason}");
+            }
+            assert_eq!(Err(&invalid), want.as_ref());
+        }
+    }
+
+    #[test]
+    fn reasons_read_well() {
+        assert_eq!(
+            TooShort(1).to_string(),
+            "too short: 1 digit where a mobile number has 11"
+        );
+        assert!(TooShort(10).to_string().contains("10 digits"));
+        assert!(TooLong(12).to_string().contains("12 digits"));
+        assert!(ScientificNotation.to_string().contains("as text"));
+        assert!(Letters('x').to_string().contains("'x'"));
+    }
+
+    #[test]
+    fn debug_masks_the_number() {
+        let number = parse(N).unwrap();
+        let debug = format!("{number:?}");
+        assert!(!debug.contains(N), "{debug}");
+        assert_eq!(debug, "Number(138****8000)");
+        assert_eq!(number.masked(), "138****8000");
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask(N), "138****8000");
+        assert_eq!(mask(""), "");
+        assert_eq!(mask("10086"), "*****");
+        assert_eq!(mask("1234567"), "*******");
+        assert_eq!(mask("12345678"), "123*5678");
+        assert_eq!(mask("+8613800138000"), "+86*******8000");
+        assert_eq!(mask("１３８００１３８０００"), "１３８****８０００");
+        assert_eq!(mask("张三 138"), "******");
+    }
+
+    #[test]
+    fn long_cells_do_not_panic() {
+        assert_eq!(parse(&"1".repeat(100)), Err(TooLong(100)));
+        let eight = [N; 8].join(" ");
+        assert_eq!(parse(&eight), Err(TooLong(88)));
+        let five = [N; 5].join("/");
+        assert_eq!(parse(&five), Err(SeveralNumbers(5)));
+        let six_prefixed = ["+86 13800138000"; 6].join(",");
+        // Past `CAP` digits the split is not tried; the comma still tells.
+        assert_eq!(parse(&six_prefixed), Err(Letters(',')));
+        assert_eq!(parse(&"x".repeat(1000)), Err(Letters('x')));
+    }
+
+    #[test]
+    fn fast_and_slow_paths_agree() {
+        // Every 11-digit cell the fast path takes must get the same answer
+        // from the scan (reached here through a wrapping space).
+        for raw in ["13800138000", "12800138000", "86138001380", "19999999999"] {
+            assert_eq!(parse(raw), parse(&format!(" {raw} ")), "{raw}");
+        }
+    }
+}

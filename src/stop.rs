@@ -1,0 +1,165 @@
+//! The one signal every stage obeys: stop starting requests.
+//!
+//! A run stops for a fatal answer (bad key, quota), because the API looks
+//! down, or because the user interrupted it. Stages poll
+//! [`Stop::is_stopped`] before starting work and sleep through
+//! [`Stop::sleep`], which wakes early when a stop arrives.
+//!
+//! Process-wide state: SIGINT/SIGTERM can only be caught once per process,
+//! so the signal handler counts interrupts in one static, which every
+//! [`Stop`] also reads. This is the only global in the crate.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, Once};
+use std::time::{Duration, Instant};
+
+use crate::api::Failure;
+
+static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+static INSTALL: Once = Once::new();
+
+/// Installs the SIGINT/SIGTERM handler: the first signal asks every run to
+/// stop and save what it has; the second exits at once with 130.
+pub fn install_interrupt_handler() {
+    INSTALL.call_once(|| {
+        let installed = ctrlc::set_handler(|| {
+            if INTERRUPTS.fetch_add(1, Ordering::SeqCst) >= 1 {
+                eprintln!("tenure: interrupted again, exiting now");
+                std::process::exit(130);
+            }
+            eprintln!("tenure: interrupted; finishing the requests in flight (again to quit now)");
+        });
+        if let Err(err) = installed {
+            eprintln!("tenure: warning: cannot catch Ctrl-C ({err}); an interrupt will lose the answers in flight");
+        }
+    });
+}
+
+/// Why a run stopped before its end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// A fatal answer: no request could succeed.
+    Fatal(Failure),
+    /// Many numbers in a row ran out of retries: the API looks down.
+    LooksDown {
+        numbers: u32,
+        last: Failure,
+    },
+    Interrupted,
+    /// An error ended the run (unreadable input, output or store); the
+    /// error itself is reported by whoever met it.
+    Failed,
+}
+
+/// The shared stop flag of one run.
+#[derive(Debug, Default)]
+pub struct Stop {
+    stopped: AtomicBool,
+    reason: Mutex<Option<Reason>>,
+    wake: Condvar,
+}
+
+impl Stop {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records why the run stops; the first reason wins.
+    pub fn stop(&self, reason: Reason) {
+        let mut slot = self.reason.lock().expect("stop lock is never poisoned");
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        self.stopped.store(true, Ordering::SeqCst);
+        self.wake.notify_all();
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        if self.stopped.load(Ordering::Relaxed) {
+            return true;
+        }
+        if INTERRUPTS.load(Ordering::Relaxed) > 0 {
+            self.stop(Reason::Interrupted);
+            return true;
+        }
+        false
+    }
+
+    /// Why the run stopped, if it did.
+    pub fn reason(&self) -> Option<Reason> {
+        self.is_stopped();
+        self.reason
+            .lock()
+            .expect("stop lock is never poisoned")
+            .clone()
+    }
+
+    /// Sleeps for `duration`, or less if the run stops meanwhile. Returns
+    /// whether the run may go on.
+    pub fn sleep(&self, duration: Duration) -> bool {
+        // Signals arrive through a static the condvar cannot see: wake up
+        // at least this often to look at it.
+        const POLL: Duration = Duration::from_millis(50);
+        let deadline = Instant::now() + duration;
+        let mut guard = self.reason.lock().expect("stop lock is never poisoned");
+        loop {
+            if self.is_stopped_locked(&mut guard) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            let wait = (deadline - now).min(POLL);
+            guard = self
+                .wake
+                .wait_timeout(guard, wait)
+                .expect("stop lock is never poisoned")
+                .0;
+        }
+    }
+
+    fn is_stopped_locked(&self, reason: &mut Option<Reason>) -> bool {
+        if self.stopped.load(Ordering::Relaxed) {
+            return true;
+        }
+        if INTERRUPTS.load(Ordering::Relaxed) > 0 {
+            reason.get_or_insert(Reason::Interrupted);
+            self.stopped.store(true, Ordering::SeqCst);
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::FailureKind;
+    use std::sync::Arc;
+
+    #[test]
+    fn the_first_reason_wins_and_sleepers_wake() {
+        let stop = Arc::new(Stop::new());
+        let sleeper = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || stop.sleep(Duration::from_secs(30)))
+        };
+        let failure = Failure {
+            kind: FailureKind::Api(10001),
+            message: "错误的请求KEY".to_owned(),
+        };
+        stop.stop(Reason::Fatal(failure.clone()));
+        stop.stop(Reason::Interrupted);
+        assert!(!sleeper.join().expect("the sleeper does not panic"));
+        assert_eq!(stop.reason(), Some(Reason::Fatal(failure)));
+        assert!(!stop.sleep(Duration::ZERO));
+    }
+
+    #[test]
+    fn an_unstopped_sleep_runs_to_its_end() {
+        let stop = Stop::new();
+        assert!(stop.sleep(Duration::from_millis(1)));
+        assert_eq!(stop.reason(), None);
+    }
+}

@@ -1,0 +1,4 @@
+//! The integration tests: everything a user can observe, driven through the
+//! binary (assert_cmd) or the library, against the sandbox on port 0.
+
+mod sandbox;
