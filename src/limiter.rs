@@ -75,10 +75,10 @@ impl Limiter {
         }
         // The slow-down waits first, so that the governor's permit is the
         // start: its even spacing then holds for starts too.
-        if let Some(wait) = pace.extra_wait(self.period) {
-            if !stop.sleep(wait) {
-                return false;
-            }
+        if let Some(wait) = pace.extra_wait(self.period)
+            && !stop.sleep(wait)
+        {
+            return false;
         }
         loop {
             match self.quota.check() {

@@ -48,7 +48,7 @@ impl Progress {
         }
         self.bar.set_position(rows.rows);
         // The message allocates: refresh it a few times a second at most.
-        if rows.rows % 64 == 0 {
+        if rows.rows.is_multiple_of(64) {
             let errors = rows.by_error_code.values().sum::<u64>();
             self.bar.set_message(format!(
                 "billed {billed}  from store {}  failed {}  errors {errors}",

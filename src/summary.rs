@@ -87,10 +87,7 @@ impl Rows {
             Via::Api => {}
         }
         match result {
-            RowResult::Answer(Answer::Tenure(tenure)) => {
-                bump(&mut self.tenure, &tenure.code);
-                return;
-            }
+            RowResult::Answer(Answer::Tenure(tenure)) => bump(&mut self.tenure, &tenure.code),
             RowResult::Answer(Answer::Declined { code, .. }) => bump(&mut self.by_error_code, code),
             RowResult::Failed(failure) => {
                 self.failed += 1;

@@ -67,10 +67,10 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
                 report.valid += 1;
                 if !seen.insert(number) {
                     report.duplicates += 1;
-                } else if let Some(store) = &store {
-                    if store.get(&number, config.max_age)?.is_some() {
-                        report.in_store += 1;
-                    }
+                } else if let Some(store) = &store
+                    && store.get(&number, config.max_age)?.is_some()
+                {
+                    report.in_store += 1;
                 }
             }
             Err(invalid) => {
