@@ -1,4 +1,9 @@
 //! The integration tests: everything a user can observe, driven through the
 //! binary (assert_cmd) or the library, against the sandbox on port 0.
 
+mod common;
+mod enrich;
+mod files;
+mod props;
 mod sandbox;
+mod store;
