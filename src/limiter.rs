@@ -1,29 +1,42 @@
 //! The rate limit: never more than `--qps` requests started in any
 //! one-second window, and as close to it as the workers allow.
 //!
-//! A governor quota with a burst of 1 spaces permits evenly. Workers do not
-//! each sleep on it: a slot that no thread is awake for would be lost
-//! (CRATES.md measured half the quota with 64 sleepers). Instead they take
-//! turns: one waiter at a time holds the turn, sleeps exactly until its
-//! permit (`check()`, then sleep for the returned wait, so about one check
-//! per permit), and hands the turn on. A request starts as soon as its
-//! permit is granted, so the spacing of permits is the spacing of starts.
+//! Two rules, checked by one waiter at a time:
+//!
+//! - **Spacing** (governor, burst 1): permits are spread evenly instead of
+//!   bunched at the start of each second. Its period is a little shorter
+//!   than `1 s / qps`, so a thread that wakes a little late does not push
+//!   every later permit back: with burst 1 such lateness would otherwise be
+//!   lost for good, a slot nobody was awake for.
+//! - **The window** (a log of the last `qps` starts): a request may start
+//!   only when the `qps`-th start before it is at least one second (plus a
+//!   few milliseconds of slack for the API's clock) in the past. This is the
+//!   contract itself, exact whatever the wake-up latency.
+//!
+//! Workers do not each sleep on the limiter (CRATES.md measured half the
+//! quota that way). They take turns: whoever holds the turn sleeps exactly
+//! until its permit is due (a check, then one sleep: no polling), starts,
+//! and hands the turn on.
 //!
 //! On `10011` the API asks us to slow down: [`Limiter::slow_down`] doubles
 //! the spacing (up to 16x), and it recovers gradually while the API is calm.
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::stop::Stop;
 
-/// Slack added to every second of permits: `qps` permits span at least
-/// 1.005 s, so a few milliseconds of jitter between our start and the
-/// API's clock cannot put `qps + 1` requests into one of its windows.
+/// Added to the window: `qps + 1` starts must span at least this much more
+/// than a second, so that a few milliseconds of jitter between our clock and
+/// the API's cannot put `qps + 1` requests into one of its windows.
 const SLACK: Duration = Duration::from_millis(5);
+/// The spacing rule runs this much faster than `qps`, leaving the window
+/// rule as the one that binds at full rate.
+const SPACING_HEADROOM: f64 = 1.1;
 /// The most a run slows down after 10011s.
 const MAX_SLOWDOWN: f64 = 16.0;
 /// How long the API must stay calm before the rate climbs back a step.
@@ -31,37 +44,46 @@ const RECOVERY_STEP: Duration = Duration::from_secs(2);
 
 /// The request rate limiter of one run, shared by all workers.
 pub struct Limiter {
-    quota: DefaultDirectRateLimiter,
+    spacing: DefaultDirectRateLimiter,
     clock: DefaultClock,
+    /// `1 s / qps`: the mean spacing at full rate.
     period: Duration,
     /// The turn: whoever holds it is the one thread waiting for a permit.
-    turn: Mutex<Pace>,
+    turn: Mutex<Turn>,
 }
 
-/// The slow-down state, guarded by the turn.
-struct Pace {
-    /// The spacing multiplier: 1 at full rate, 2 at half rate.
-    factor: f64,
+/// The state only the turn holder touches.
+struct Turn {
+    /// Start times of the last `qps` requests, oldest first.
+    starts: VecDeque<Instant>,
+    qps: usize,
+    /// The spacing multiplier after 10011s: 1 at full rate, 2 at half rate.
+    slowdown: f64,
     /// When the last 10011 arrived, or the last recovery step was taken.
     calm_since: Instant,
-    last_grant: Option<Instant>,
 }
 
 impl Limiter {
     pub fn new(qps: NonZeroU32) -> Self {
-        let period = (Duration::from_secs(1) + SLACK) / qps.get();
-        // At absurd rates the division rounds to zero, and governor needs a
+        let period = Duration::from_secs(1) / qps.get();
+        // At absurd rates the division rounds to zero; governor needs a
         // positive period.
-        let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
-            .expect("a period of at least 1 ns is a valid quota");
+        let spacing = period
+            .div_f64(SPACING_HEADROOM)
+            .max(Duration::from_nanos(1));
+        let quota = Quota::with_period(spacing).expect("a positive period is a valid quota");
+        let qps = qps.get() as usize;
         Limiter {
-            quota: RateLimiter::direct(quota),
+            spacing: RateLimiter::direct(quota),
             clock: DefaultClock::default(),
             period,
-            turn: Mutex::new(Pace {
-                factor: 1.0,
+            turn: Mutex::new(Turn {
+                // The log never holds more than qps entries; beyond a
+                // realistic quota, let it grow as needed.
+                starts: VecDeque::with_capacity(qps.min(1 << 16)),
+                qps,
+                slowdown: 1.0,
                 calm_since: Instant::now(),
-                last_grant: None,
             }),
         }
     }
@@ -69,59 +91,74 @@ impl Limiter {
     /// Waits for a permit to start one request. Returns `false`, without a
     /// permit, when the run stops meanwhile.
     pub fn acquire(&self, stop: &Stop) -> bool {
-        let mut pace = self.turn.lock().expect("limiter lock is never poisoned");
-        if stop.is_stopped() {
-            return false;
-        }
-        // The slow-down waits first, so that the governor's permit is the
-        // start: its even spacing then holds for starts too.
-        if let Some(wait) = pace.extra_wait(self.period)
-            && !stop.sleep(wait)
-        {
-            return false;
-        }
+        let mut turn = self.turn.lock().expect("limiter lock is never poisoned");
         loop {
-            match self.quota.check() {
-                Ok(()) => break,
-                Err(not_until) => {
-                    if !stop.sleep(not_until.wait_time_from(self.clock.now())) {
-                        return false;
-                    }
-                }
+            if stop.is_stopped() {
+                return false;
+            }
+            let wait = match self.spacing.check() {
+                Err(not_until) => not_until.wait_time_from(self.clock.now()),
+                // The spacing permit is taken; the window and the slow-down
+                // may still ask for a wait, after which the spacing has
+                // long been satisfied again.
+                Ok(()) => match turn.wait(self.period) {
+                    None => break,
+                    Some(wait) => wait,
+                },
+            };
+            if !stop.sleep(wait) {
+                return false;
             }
         }
-        pace.last_grant = Some(Instant::now());
+        turn.record(Instant::now());
         true
     }
 
     /// The API answered 10011: halve the rate for a while.
     pub fn slow_down(&self) {
-        let mut pace = self.turn.lock().expect("limiter lock is never poisoned");
-        pace.factor = (pace.factor * 2.0).min(MAX_SLOWDOWN);
-        pace.calm_since = Instant::now();
+        let mut turn = self.turn.lock().expect("limiter lock is never poisoned");
+        turn.slowdown = (turn.slowdown * 2.0).min(MAX_SLOWDOWN);
+        turn.calm_since = Instant::now();
     }
 
-    /// The current spacing multiplier (1 at full rate); for the summary.
+    /// The current spacing multiplier (1 at full rate).
     pub fn slowdown(&self) -> f64 {
         self.turn
             .lock()
             .expect("limiter lock is never poisoned")
-            .factor
+            .slowdown
     }
 }
 
-impl Pace {
-    /// How much longer than the quota's spacing to wait now, if slowed down.
-    fn extra_wait(&mut self, period: Duration) -> Option<Duration> {
-        while self.factor > 1.0 && self.calm_since.elapsed() >= RECOVERY_STEP {
-            self.factor = (self.factor * 0.75).max(1.0);
+impl Turn {
+    /// How long to wait before a start is allowed now, if at all.
+    fn wait(&mut self, period: Duration) -> Option<Duration> {
+        let now = Instant::now();
+        while self.slowdown > 1.0 && now.duration_since(self.calm_since) >= RECOVERY_STEP {
+            self.slowdown = (self.slowdown * 0.75).max(1.0);
             self.calm_since += RECOVERY_STEP;
         }
-        if self.factor <= 1.0 {
-            return None;
+        let mut due = now;
+        if self.starts.len() >= self.qps {
+            // The qps-th start before this one must be a second (and the
+            // slack) ago.
+            let oldest = self.starts[self.starts.len() - self.qps];
+            due = due.max(oldest + Duration::from_secs(1) + SLACK);
         }
-        let next = self.last_grant? + period.mul_f64(self.factor);
-        next.checked_duration_since(Instant::now())
+        if self.slowdown > 1.0
+            && let Some(&last) = self.starts.back()
+        {
+            due = due.max(last + period.mul_f64(self.slowdown));
+        }
+        due.checked_duration_since(now)
+            .filter(|wait| !wait.is_zero())
+    }
+
+    fn record(&mut self, start: Instant) {
+        if self.starts.len() == self.qps {
+            self.starts.pop_front();
+        }
+        self.starts.push_back(start);
     }
 }
 
@@ -129,19 +166,40 @@ impl Pace {
 mod tests {
     use super::*;
 
+    fn starts_in_any_window(starts: &[Instant], window: Duration) -> usize {
+        let mut busiest = 0;
+        let mut j = 0;
+        for (i, &start) in starts.iter().enumerate() {
+            while j < starts.len() && starts[j] < start + window {
+                j += 1;
+            }
+            busiest = busiest.max(j - i);
+        }
+        busiest
+    }
+
     #[test]
-    fn permits_are_spaced_by_the_quota() {
-        let limiter = Limiter::new(NonZeroU32::new(200).expect("200 is not zero"));
+    fn never_more_than_qps_starts_in_any_second() {
+        let qps = 40;
+        let limiter = Limiter::new(NonZeroU32::new(qps).expect("40 is not zero"));
         let stop = Stop::new();
-        let mut grants = Vec::new();
-        for _ in 0..5 {
-            assert!(limiter.acquire(&stop));
-            grants.push(Instant::now());
-        }
-        // Spacing is a lower bound, which holds however slow the machine.
-        for pair in grants.windows(2) {
-            assert!(pair[1] - pair[0] >= limiter.period - Duration::from_micros(200));
-        }
+        let starts = Mutex::new(Vec::new());
+        std::thread::scope(|threads| {
+            for _ in 0..8 {
+                threads.spawn(|| {
+                    for _ in 0..12 {
+                        assert!(limiter.acquire(&stop));
+                        starts.lock().expect("not poisoned").push(Instant::now());
+                    }
+                });
+            }
+        });
+        let mut starts = starts.into_inner().expect("not poisoned");
+        starts.sort();
+        assert_eq!(starts.len(), 96);
+        // A count, not a timing: whatever the machine's speed, the window
+        // rule admits at most qps starts in any second.
+        assert!(starts_in_any_window(&starts, Duration::from_secs(1)) <= qps as usize);
     }
 
     #[test]
@@ -160,5 +218,11 @@ mod tests {
             limiter.slow_down();
         }
         assert_eq!(limiter.slowdown(), MAX_SLOWDOWN);
+        let mut turn = limiter.turn.lock().expect("not poisoned");
+        turn.record(Instant::now());
+        let wait = turn
+            .wait(limiter.period)
+            .expect("slowed down, a wait is due");
+        assert!(wait > limiter.period * 8, "{wait:?}");
     }
 }

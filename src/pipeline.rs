@@ -112,6 +112,25 @@ pub fn run(
     rows
 }
 
+/// Rows read, looked up and sent to the writer together: one store
+/// transaction and one channel message per batch instead of per row.
+const BATCH: usize = 256;
+
+/// The number in a row's number column, or why there is none.
+fn parse_cell(record: &ByteRecord, column: usize) -> Result<Number, String> {
+    let Some(field) = record.get(column) else {
+        return Err(format!(
+            "the row has {} fields, so no number column (column {})",
+            record.len(),
+            column + 1
+        ));
+    };
+    match std::str::from_utf8(field) {
+        Ok(text) => number::parse(text).map_err(|invalid| invalid.to_string()),
+        Err(_) => Err("the cell is not valid UTF-8 text".to_owned()),
+    }
+}
+
 /// A row waiting for its number's answer.
 struct Waiting {
     seq: u64,
@@ -138,7 +157,7 @@ struct Shared<'a> {
     down_streak: AtomicU32,
     /// The first error that ended the run from a worker.
     error: Mutex<Option<Error>>,
-    done: Sender<Done>,
+    done: Sender<Vec<Done>>,
 }
 
 impl<'a> Shared<'a> {
@@ -149,77 +168,101 @@ impl<'a> Shared<'a> {
         scope: &rayon::Scope<'s>,
     ) -> Result<(), Error> {
         let stop = self.stages.stop;
-        let column = input.column;
+        let batch_size = BATCH.min(self.settings.window.max(1));
         let mut seq = 0u64;
-        while !stop.is_stopped() {
-            if !window.wait_for_room(seq, stop) {
+        let mut batch = Vec::with_capacity(batch_size);
+        while !stop.is_stopped() && window.wait_for_room(seq + batch_size as u64 - 1, stop) {
+            while batch.len() < batch_size {
+                let Some(record) = input.next_row()? else {
+                    break;
+                };
+                let number = parse_cell(&record, input.column);
+                batch.push((seq, record, number));
+                seq += 1;
+            }
+            if batch.is_empty() {
                 break;
             }
-            let Some(record) = input.next_row()? else {
-                break;
-            };
-            let parsed = match record.get(column) {
-                None => Err(format!(
-                    "the row has {} fields, so no number column (column {})",
-                    record.len(),
-                    column + 1
-                )),
-                Some(field) => match std::str::from_utf8(field) {
-                    Ok(text) => number::parse(text).map_err(|invalid| invalid.to_string()),
-                    Err(_) => Err("the cell is not valid UTF-8 text".to_owned()),
-                },
-            };
-            match parsed {
-                Ok(number) => self.resolve(scope, seq, number, record)?,
-                Err(reason) => self.send(Done {
-                    seq,
-                    record,
-                    result: RowResult::Invalid(reason),
-                    via: Via::Invalid,
-                }),
-            }
-            seq += 1;
+            self.resolve(scope, &mut batch)?;
         }
         Ok(())
     }
 
-    /// Finds the answer for one row's number: from a request already in
-    /// flight, an earlier failure, the store, or a new request.
+    /// Finds the answers for a batch of rows: from a request already in
+    /// flight, an earlier failure, the store, or new requests. Drains the
+    /// batch.
     fn resolve<'s>(
         &'s self,
         scope: &rayon::Scope<'s>,
-        seq: u64,
-        number: Number,
-        record: ByteRecord,
+        batch: &mut Vec<(u64, ByteRecord, Result<Number, String>)>,
     ) -> Result<(), Error> {
-        if let Some(waiting) = self.lock_in_flight().get_mut(&number) {
-            waiting.push(Waiting { seq, record });
-            return Ok(());
+        let mut done = Vec::with_capacity(batch.len());
+        // Rows whose number needs the store, grouped by number.
+        let mut wanted: HashMap<Number, Vec<Waiting>> = HashMap::new();
+        {
+            let mut in_flight = self.lock_in_flight();
+            let exhausted = self.lock_exhausted();
+            for (seq, record, number) in batch.drain(..) {
+                let number = match number {
+                    Ok(number) => number,
+                    Err(reason) => {
+                        done.push(Done {
+                            seq,
+                            record,
+                            result: RowResult::Invalid(reason),
+                            via: Via::Invalid,
+                        });
+                        continue;
+                    }
+                };
+                if let Some(waiting) = in_flight.get_mut(&number) {
+                    waiting.push(Waiting { seq, record });
+                } else if let Some(failure) = exhausted.get(&number) {
+                    done.push(Done {
+                        seq,
+                        record,
+                        result: RowResult::Failed(failure.clone()),
+                        via: Via::Duplicate,
+                    });
+                } else {
+                    wanted
+                        .entry(number)
+                        .or_default()
+                        .push(Waiting { seq, record });
+                }
+            }
         }
-        let failed = self.lock_exhausted().get(&number).cloned();
-        if let Some(failure) = failed {
-            self.send(Done {
-                seq,
-                record,
-                result: RowResult::Failed(failure),
-                via: Via::Duplicate,
-            });
-            return Ok(());
+        // In key order, the look-ups walk the store's B-tree forward.
+        let mut numbers: Vec<Number> = wanted.keys().copied().collect();
+        numbers.sort_unstable();
+        let stored = self
+            .stages
+            .store
+            .get_many(&numbers, self.settings.max_age)?;
+        for (number, answer) in numbers.into_iter().zip(stored) {
+            let rows = wanted
+                .remove(&number)
+                .expect("every wanted number has rows");
+            match answer {
+                Some(answer) => {
+                    for (i, row) in rows.into_iter().enumerate() {
+                        done.push(Done {
+                            seq: row.seq,
+                            record: row.record,
+                            result: RowResult::Answer(answer.clone()),
+                            via: if i == 0 { Via::Store } else { Via::Duplicate },
+                        });
+                    }
+                }
+                None => {
+                    // Only this thread inserts, so nobody asked for `number`
+                    // between the look-ups above and here.
+                    self.lock_in_flight().insert(number, rows);
+                    scope.spawn(move |_| self.ask(number));
+                }
+            }
         }
-        if let Some(answer) = self.stages.store.get(&number, self.settings.max_age)? {
-            self.send(Done {
-                seq,
-                record,
-                result: RowResult::Answer(answer),
-                via: Via::Store,
-            });
-            return Ok(());
-        }
-        // Only this thread inserts, so nobody asked for `number` between the
-        // look-up above and here.
-        self.lock_in_flight()
-            .insert(number, vec![Waiting { seq, record }]);
-        scope.spawn(move |_| self.ask(number));
+        self.send(done);
         Ok(())
     }
 
@@ -273,14 +316,17 @@ impl<'a> Shared<'a> {
             .lock_in_flight()
             .remove(&number)
             .expect("the reader registers a number before spawning its job");
-        for (i, row) in waiting.into_iter().enumerate() {
-            self.send(Done {
+        let done = waiting
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| Done {
                 seq: row.seq,
                 record: row.record,
                 result: result.clone(),
                 via: if i == 0 { Via::Api } else { Via::Duplicate },
-            });
-        }
+            })
+            .collect();
+        self.send(done);
     }
 
     /// Counts numbers that ran out of retries on transient failures, and
@@ -306,7 +352,7 @@ impl<'a> Shared<'a> {
         }
     }
 
-    fn send(&self, done: Done) {
+    fn send(&self, done: Vec<Done>) {
         // The writer only hangs up when it failed, and then it has stopped
         // the run and kept its error: nothing to add here.
         let _ = self.done.send(done);
@@ -334,7 +380,7 @@ impl<'a> Shared<'a> {
 
 /// The writer: puts rows back in input order and writes them.
 fn write_in_order(
-    finished: Receiver<Done>,
+    finished: Receiver<Vec<Done>>,
     output: &mut Output,
     window: &Window,
     stages: &Stages,
@@ -342,12 +388,23 @@ fn write_in_order(
     let mut rows = Rows::default();
     let mut early: BTreeMap<u64, Done> = BTreeMap::new();
     let mut next = 0u64;
-    for done in finished {
-        early.insert(done.seq, done);
-        while let Some(done) = early.remove(&next) {
-            output.write_row(&done.record, &done.result)?;
-            rows.count(&done.result, done.via);
-            next += 1;
+    for batch in finished {
+        for done in batch {
+            if done.seq != next {
+                early.insert(done.seq, done);
+                continue;
+            }
+            // In order (the common case): no detour through the buffer.
+            let mut done = done;
+            loop {
+                output.write_row(&done.record, &done.result)?;
+                rows.count(&done.result, done.via);
+                next += 1;
+                match early.remove(&next) {
+                    Some(following) => done = following,
+                    None => break,
+                }
+            }
         }
         window.advance(next);
         stages.progress.update(&rows, stages.counters.billed());

@@ -32,7 +32,14 @@ pub fn enrich(sandbox: &Sandbox, input: &Path, output: &Path, extra: &[&str]) ->
         .arg("-o")
         .arg(output)
         .args(["--endpoint", &sandbox.url()])
-        .args(["--backoff-base", "1ms", "--backoff-cap", "5ms", "--qps", "1000"])
+        .args([
+            "--backoff-base",
+            "1ms",
+            "--backoff-cap",
+            "5ms",
+            "--qps",
+            "1000",
+        ])
         .args(extra);
     command
 }
@@ -74,5 +81,7 @@ pub fn numbers_csv(dir: &Path, name: &str, numbers: &[String]) -> PathBuf {
 
 /// `count` distinct valid numbers, the same ones every time.
 pub fn distinct_numbers(count: usize) -> Vec<String> {
-    (0..count).map(|i| format!("1380{:07}", i * 7 + 11)).collect()
+    (0..count)
+        .map(|i| format!("1380{:07}", i * 7 + 11))
+        .collect()
 }
