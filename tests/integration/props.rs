@@ -1,1 +1,259 @@
-//! Being written.
+//! Property tests (issue 5): the number normaliser over arbitrary text, and
+//! arbitrary CSV tables through the whole pipeline against the sandbox.
+//!
+//! Bounded for CI: the normaliser runs a few thousand cheap cases; the
+//! pipeline runs 24 tables, each one run of the binary. No failure
+//! persistence files are written.
+
+use std::time::Duration;
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use tenure::number::{self, Number};
+use tenure::output::COLUMNS;
+use tenure::sandbox::{SandboxConfig, answer_for};
+
+use crate::common::*;
+
+fn is_mobile(digits: &str) -> bool {
+    let b = digits.as_bytes();
+    b.len() == 11
+        && b.iter().all(u8::is_ascii_digit)
+        && b[0] == b'1'
+        && (b'3'..=b'9').contains(&b[1])
+}
+
+/// What `parse` promises about anything it accepts.
+fn check_accepted(raw: &str) -> Result<(), TestCaseError> {
+    if let Ok(number) = number::parse(raw) {
+        let digits = number.as_str();
+        prop_assert!(is_mobile(digits), "{raw:?} gave {digits:?}");
+        prop_assert_eq!(number::parse(digits), Ok(number), "{:?} is a fixed point", digits);
+    }
+    Ok(())
+}
+
+/// Text made of what numbers are written with, so that many cases get far
+/// into the parser.
+fn numberish() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        6 => "[0-9]",
+        2 => Just(" ".to_owned()),
+        1 => Just("+".to_owned()),
+        1 => Just("-".to_owned()),
+        1 => Just(".".to_owned()),
+        1 => Just("E".to_owned()),
+        1 => Just("e".to_owned()),
+        1 => "[０-９]",
+        1 => "[()（）＋－\u{3000}\u{A0}\u{200B}\u{FEFF}'=\"/]",
+    ];
+    vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+}
+
+fn valid_number() -> impl Strategy<Value = String> {
+    "1[3-9][0-9]{9}"
+}
+
+fn fullwidth(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32(c as u32 - '0' as u32 + '０' as u32).expect("a digit"),
+            other => other,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn parse_never_panics_on_arbitrary_text(raw in any::<String>()) {
+        check_accepted(&raw)?;
+    }
+
+    #[test]
+    fn parse_never_panics_on_number_like_text(raw in numberish()) {
+        check_accepted(&raw)?;
+    }
+
+    #[test]
+    fn parse_never_panics_on_long_digit_runs(raw in "[0-9 +.E-]{0,200}") {
+        check_accepted(&raw)?;
+    }
+
+    /// Formatting that loses nothing gives back the same number.
+    #[test]
+    fn formatting_a_valid_number_keeps_it(
+        digits in valid_number(),
+        cuts in vec((1usize..11, prop::sample::select(vec![" ", "-", ".", "\u{3000}", "\u{A0}"])), 0..4),
+        prefix in prop::sample::select(vec!["", "+86", "+86 ", "0086", "86", "(+86) "]),
+        wide in any::<bool>(),
+        wrap in prop::sample::select(vec!["plain", "formula", "quote", "float"]),
+    ) {
+        let expected = number::parse(&digits).expect("a valid number parses");
+        prop_assert_eq!(expected.as_str(), digits.as_str());
+        let mut cuts = cuts;
+        cuts.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        cuts.dedup_by_key(|(at, _)| *at);
+        let mut text = digits.clone();
+        for (at, separator) in cuts {
+            text.insert_str(at, separator);
+        }
+        let mut text = format!("{prefix}{text}");
+        if wide {
+            text = fullwidth(&text);
+        }
+        let text = match wrap {
+            "formula" => format!("=\"{text}\""),
+            "quote" => format!("'{text}"),
+            "float" if !text.contains('.') && !wide => format!("{text}.0"),
+            _ => text,
+        };
+        prop_assert_eq!(number::parse(&text), Ok(expected), "{:?}", text);
+    }
+}
+
+// --------------------------------------------------- CSV through the pipeline
+
+/// Header names the tool would take for the number column; other headers
+/// avoid them so that `mobile` is the one it picks.
+const NUMBER_HEADERS: [&str; 12] = [
+    "mobile",
+    "phone",
+    "tel",
+    "手机号",
+    "手机号码",
+    "手机",
+    "电话",
+    "号码",
+    "mobile_phone",
+    "phone_number",
+    "cellphone",
+    "电话号码",
+];
+
+fn field() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => any::<String>(),
+        3 => "[a-z,;\"'\n\r \t中文𝄞é\u{FEFF}\u{0}]{0,12}",
+        2 => valid_number(),
+        1 => "(\\+86 )?1[3-9][0-9] ?[0-9]{4}-?[0-9]{4}",
+        1 => "[0-9０-９ +.E-]{0,16}",
+        1 => Just(String::new()),
+    ]
+}
+
+fn header() -> impl Strategy<Value = String> {
+    prop_oneof![any::<String>(), "[a-z_ ,\"\n中文]{0,8}"].prop_filter(
+        "not a column tenure adds, a number header, or a leading BOM",
+        |h| {
+            let trimmed = h.trim();
+            !COLUMNS.contains(&trimmed)
+                && !NUMBER_HEADERS
+                    .iter()
+                    .any(|known| trimmed.eq_ignore_ascii_case(known))
+                && !h.starts_with('\u{FEFF}')
+        },
+    )
+}
+
+/// A table: its header (with `mobile` at `.1`) and 1 to 30 rows.
+#[derive(Clone, Debug)]
+struct Table {
+    header: Vec<String>,
+    column: usize,
+    rows: Vec<Vec<String>>,
+}
+
+fn table() -> impl Strategy<Value = Table> {
+    (1usize..=5)
+        .prop_flat_map(|columns| {
+            (
+                vec(header(), columns - 1),
+                0..columns,
+                vec(vec(field(), columns), 1..=30),
+            )
+        })
+        .prop_map(|(others, column, rows)| {
+            let mut header = others;
+            header.insert(column, "mobile".to_owned());
+            Table {
+                header,
+                column,
+                rows,
+            }
+        })
+}
+
+fn to_csv(table: &Table) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer
+        .write_record(&table.header)
+        .expect("writing to memory");
+    for row in &table.rows {
+        writer.write_record(row).expect("writing to memory");
+    }
+    writer.into_inner().expect("flushing to memory")
+}
+
+#[test]
+fn arbitrary_csv_comes_back_byte_for_byte_with_seven_columns() {
+    let sandbox = sandbox(SandboxConfig::default());
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        failure_persistence: None,
+        max_shrink_iters: 64,
+        ..Config::default()
+    });
+    let result = runner.run(&table(), |table| {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let input = write(dir.path(), "in.csv", to_csv(&table));
+        let output = dir.path().join("out.csv");
+        let ran = enrich(&sandbox, &input, &output, &["-q"])
+            .timeout(Duration::from_secs(60))
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&ran.stderr);
+        prop_assert_eq!(ran.status.code(), Some(0), "stderr: {}", stderr);
+
+        let rows = read_csv(&output);
+        prop_assert_eq!(rows.len(), table.rows.len() + 1, "one row per input row");
+        let mut header = table.header.clone();
+        header.extend(COLUMNS.iter().map(|c| (*c).to_owned()));
+        prop_assert_eq!(&rows[0], &header);
+        for (out, row) in rows[1..].iter().zip(&table.rows) {
+            prop_assert_eq!(out.len(), row.len() + 7);
+            prop_assert_eq!(&out[..row.len()], row.as_slice(), "fields come back as they were");
+            let appended = &out[row.len()..];
+            match number::parse(&row[table.column]) {
+                Ok(number) => check_answer(appended, &number)?,
+                Err(_) => prop_assert_eq!(appended[5].as_str(), "invalid_number"),
+            }
+        }
+        Ok(())
+    });
+    if let Err(err) = result {
+        panic!("{err}");
+    }
+}
+
+/// The seven appended fields carry the sandbox's answer for `number`.
+fn check_answer(appended: &[String], number: &Number) -> Result<(), TestCaseError> {
+    match answer_for(number.as_str()) {
+        Ok(answer) => {
+            prop_assert_eq!(appended[0].as_str(), answer.code);
+            prop_assert_eq!(appended[1].as_str(), answer.desc);
+            prop_assert_eq!(appended[2].as_str(), answer.province);
+            prop_assert_eq!(appended[3].as_str(), answer.city);
+            prop_assert_eq!(appended[4].as_str(), answer.isp);
+            prop_assert_eq!(appended[5].as_str(), "");
+        }
+        Err(code) => prop_assert_eq!(&appended[5], &code.to_string()),
+    }
+    Ok(())
+}
