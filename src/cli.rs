@@ -11,6 +11,9 @@ use std::path::PathBuf;
 #[command(
     name = "tenure",
     version,
+    // A flag given twice takes its last value, so a script can append
+    // overrides to a base command line.
+    args_override_self = true,
     about = "Enrich CSV files of Chinese mobile numbers with their network tenure (Juhe 手机在网时长)",
     long_about = "Enrich CSV files of Chinese mobile numbers with their network tenure, \
 province, city and carrier from the Juhe \"手机在网时长\" API: at the rate limit, never \

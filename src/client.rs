@@ -141,7 +141,7 @@ impl Client {
                 }
                 tally.retry();
             }
-            if !limiter.acquire(stop) {
+            if limiter.acquire(stop).is_none() {
                 return Asked::Abandoned;
             }
             tally.request();

@@ -481,6 +481,13 @@ fn never_more_than_qps_requests_in_any_one_second_window() {
         .args(["--qps", &QPS.to_string(), "--concurrency", "16"]));
     assert_exit(&ran, 0);
 
+    // The limiter spaces starts so that qps + 1 of them span at least
+    // 1.02 s on our clock (its unit test checks that exactly). What the
+    // sandbox records is later by a thread wake-up or two on each side, and
+    // on a loaded 2-core machine one stall can bunch a few arrivals by tens
+    // of milliseconds. So the windows counted here are 1 s less this
+    // measurement tolerance: a limiter with no slack at all still fails.
+    const TOLERANCE_US: u64 = 20_000;
     let arrivals = sandbox.stats().arrivals_us;
     assert_eq!(arrivals.len(), 300, "one request per number");
     let mut sorted = arrivals.clone();
@@ -492,7 +499,7 @@ fn never_more_than_qps_requests_in_any_one_second_window() {
         .map(|(i, &start)| {
             let count = sorted[i..]
                 .iter()
-                .take_while(|&&t| t < start + 1_000_000)
+                .take_while(|&&t| t < start + 1_000_000 - TOLERANCE_US)
                 .count();
             (i, count)
         })
@@ -508,7 +515,7 @@ fn never_more_than_qps_requests_in_any_one_second_window() {
         .map_or(0.0, |us| us as f64 / 1_000.0);
     assert!(
         busiest <= QPS,
-        "{busiest} requests arrived within one second at --qps {QPS} \
+        "{busiest} requests arrived within one second (less the tolerance) at --qps {QPS} \
          (from arrival #{first}; the tightest {} consecutive arrivals span {tightest_ms} ms)",
         QPS + 1
     );
