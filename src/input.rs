@@ -83,12 +83,15 @@ pub struct Input {
     pub name: String,
     /// The encoding actually used.
     pub encoding: Encoding,
+    /// Whether rows must still be checked for UTF-8: true unless the whole
+    /// file was checked before reading.
+    check_utf8: bool,
 }
 
 impl Input {
     pub fn open(config: &InputConfig) -> Result<Input, Error> {
         let name = config.name();
-        let (source, encoding) = open_decoded(config, &name)?;
+        let (source, encoding, check_utf8) = open_decoded(config, &name)?;
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(config.delimiter)
             .has_headers(config.has_headers)
@@ -99,6 +102,9 @@ impl Input {
                 .byte_headers()
                 .map_err(|err| read_error(&name, err))?
                 .clone();
+            if check_utf8 {
+                check_record_utf8(&name, &headers)?;
+            }
             if headers.is_empty() {
                 return Err(usage!("{name} is empty: there is not even a header row"));
             }
@@ -114,6 +120,7 @@ impl Input {
             column,
             name,
             encoding,
+            check_utf8,
         })
     }
 
@@ -121,6 +128,10 @@ impl Input {
     pub fn next_row(&mut self) -> Result<Option<ByteRecord>, Error> {
         let mut record = ByteRecord::new();
         match self.reader.read_byte_record(&mut record) {
+            Ok(true) if self.check_utf8 => {
+                check_record_utf8(&self.name, &record)?;
+                Ok(Some(record))
+            }
             Ok(true) => Ok(Some(record)),
             Ok(false) => Ok(None),
             Err(err) => Err(read_error(&self.name, err)),
@@ -128,48 +139,52 @@ impl Input {
     }
 }
 
+/// Opens the input as UTF-8 bytes: the stream, the encoding it had, and
+/// whether its rows must still be checked for UTF-8 as they are read.
 fn open_decoded(
     config: &InputConfig,
     name: &str,
-) -> Result<(Box<dyn Read + Send>, Encoding), Error> {
+) -> Result<(Box<dyn Read + Send>, Encoding, bool), Error> {
     let open = |path: &Path| -> Result<File, Error> {
         if path.is_dir() {
             return Err(usage!("{name} is a directory, not a CSV file"));
         }
         File::open(path).map_err(|err| usage!("cannot read {name}: {err}"))
     };
-    let encoding = match (config.encoding, &config.path) {
+    // A file judged UTF-8 as a whole needs no second check row by row.
+    let (encoding, checked) = match (config.encoding, &config.path) {
         (Encoding::Auto, Some(path)) => {
             if is_utf8(open(path)?).map_err(|err| usage!("cannot read {name}: {err}"))? {
-                Encoding::Utf8
+                (Encoding::Utf8, true)
             } else {
-                Encoding::Gbk
+                (Encoding::Gbk, true)
             }
         }
-        (Encoding::Auto, None) => Encoding::Auto,
-        (chosen, _) => chosen,
+        (chosen, _) => (chosen, false),
     };
     let raw: Box<dyn Read + Send> = match &config.path {
         Some(path) => Box::new(BufReader::with_capacity(1 << 16, open(path)?)),
         None => Box::new(io::stdin()),
     };
     Ok(match encoding {
-        Encoding::Utf8 => (raw, Encoding::Utf8),
-        Encoding::Gbk => (Box::new(Gb18030Reader::new(raw)), Encoding::Gbk),
-        // Standard input cannot be read twice: judge by its first MiB.
+        Encoding::Utf8 => (raw, Encoding::Utf8, !checked),
+        // The decoder itself fails on bytes that are not GB18030.
+        Encoding::Gbk => (Box::new(Gb18030Reader::new(raw)), Encoding::Gbk, false),
+        // Standard input cannot be read twice: judge by its first MiB, and
+        // check the rest as it comes.
         Encoding::Auto => {
-            let mut head = Vec::with_capacity(1 << 20);
+            let mut head = Vec::with_capacity(SNIFF);
             let mut raw = raw;
             (&mut raw)
-                .take(1 << 20)
+                .take(SNIFF as u64)
                 .read_to_end(&mut head)
                 .map_err(|err| usage!("cannot read {name}: {err}"))?;
-            let utf8 = is_utf8(head.as_slice()).unwrap_or(false);
+            let utf8 = starts_as_utf8(&head, head.len() == SNIFF);
             let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(raw));
             if utf8 {
-                (whole, Encoding::Utf8)
+                (whole, Encoding::Utf8, true)
             } else {
-                (Box::new(Gb18030Reader::new(whole)), Encoding::Gbk)
+                (Box::new(Gb18030Reader::new(whole)), Encoding::Gbk, false)
             }
         }
     })
@@ -197,6 +212,37 @@ fn is_utf8(mut source: impl Read) -> io::Result<bool> {
             Err(_) => return Ok(false),
         }
     }
+}
+
+/// How much of standard input `--encoding auto` looks at.
+const SNIFF: usize = 1 << 20;
+
+/// Whether `head` is UTF-8; when it was cut from a longer stream
+/// (`truncated`), a character cut in two at its end does not count against.
+fn starts_as_utf8(head: &[u8], truncated: bool) -> bool {
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(err) => truncated && err.error_len().is_none(),
+    }
+}
+
+/// Fails, naming the line, on a row that is not UTF-8: the output is
+/// promised to be UTF-8, so such bytes must not pass through.
+fn check_record_utf8(name: &str, record: &ByteRecord) -> Result<(), Error> {
+    if record
+        .iter()
+        .all(|field| std::str::from_utf8(field).is_ok())
+    {
+        return Ok(());
+    }
+    let line = record
+        .position()
+        .map(|pos| format!(", line {}", pos.line()))
+        .unwrap_or_default();
+    Err(usage!(
+        "{name}{line} holds bytes that are not UTF-8; if the file is GBK (Excel on a \
+         Chinese Windows), pass --encoding gbk or --encoding auto"
+    ))
 }
 
 fn read_error(name: &str, err: csv::Error) -> Error {

@@ -119,9 +119,12 @@ const BATCH: usize = 256;
 /// The number in a row's number column, or why there is none.
 fn parse_cell(record: &ByteRecord, column: usize) -> Result<Number, String> {
     let Some(field) = record.get(column) else {
+        let fields = match record.len() {
+            1 => "1 field".to_owned(),
+            n => format!("{n} fields"),
+        };
         return Err(format!(
-            "the row has {} fields, so no number column (column {})",
-            record.len(),
+            "the row is too short: it has only {fields}, so no number column (column {})",
             column + 1
         ));
     };

@@ -45,6 +45,8 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
         say("running against the built-in sandbox: every answer is SIMULATED");
     }
 
+    // The input first: a run that cannot read it leaves no store behind.
+    let input = Input::open(&config.input)?;
     let store = match &config.cache {
         Cache::File(path) => Store::open(path, config.target.source())?,
         Cache::Temporary => {
@@ -54,7 +56,6 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
             Store::temporary(config.target.source())?
         }
     };
-    let input = Input::open(&config.input)?;
     if input.encoding == Encoding::Gbk && config.input.encoding == Encoding::Auto {
         say(&format!(
             "{} is not UTF-8: reading it as GBK/GB18030 (--encoding to choose)",
