@@ -58,10 +58,7 @@ pub(super) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
     // The first statement reads the header: a file that is not SQLite fails
     // here. WAL lets the reader run while the writer commits; a filesystem
     // without shared memory keeps its old mode, which is slower but correct.
-    conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
-        row.get::<_, String>(0)
-    })
-    .map_err(sqlite)?;
+    set_wal(conn).map_err(sqlite)?;
     // In WAL mode NORMAL loses at most the last commits on a power cut, never
     // the file, and spares an fsync per commit.
     conn.pragma_update(None, "synchronous", "NORMAL")
@@ -80,6 +77,27 @@ pub(super) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         tx.execute_batch(CREATE).map_err(sqlite)?;
     }
     tx.commit().map_err(sqlite)
+}
+
+/// Switches a connection to WAL. Two runs opening one new file at once may
+/// both hold a shared lock and both want the exclusive one the switch needs;
+/// SQLite then answers BUSY at once, without waiting through the busy
+/// timeout (it would deadlock). So wait here: briefly, at random, and again.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + super::BUSY_TIMEOUT;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        }) {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(fastrand::u64(2..20)));
+            }
+            other => return other.map(drop),
+        }
+    }
 }
 
 /// Checks the schema version of an existing store. `Ok(false)` when the file
