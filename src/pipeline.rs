@@ -19,7 +19,7 @@
 use csv::ByteRecord;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
@@ -391,7 +391,8 @@ fn write_in_order(
     let mut rows = Rows::default();
     let mut early: BTreeMap<u64, Done> = BTreeMap::new();
     let mut next = 0u64;
-    for batch in finished {
+    let mut arrived = finished.recv().ok();
+    while let Some(batch) = arrived.take() {
         for done in batch {
             if done.seq != next {
                 early.insert(done.seq, done);
@@ -409,11 +410,26 @@ fn write_in_order(
                 }
             }
         }
-        window.advance(next);
-        stages.progress.update(&rows, stages.counters.billed());
+        arrived = match finished.try_recv() {
+            Ok(batch) => Some(batch),
+            Err(TryRecvError::Disconnected) => None,
+            Err(TryRecvError::Empty) => {
+                window.advance(next);
+                stages.progress.update(&rows, stages.counters.billed());
+                // Caught up: let the jobs' rows gather for a moment rather
+                // than wake for each job. The reader runs up to a window
+                // ahead, so nothing waits on the pause.
+                std::thread::sleep(GATHER);
+                finished.recv().ok()
+            }
+        };
     }
+    window.advance(next);
     Ok(rows)
 }
+
+/// How long the writer lets finished rows gather once it has caught up.
+const GATHER: Duration = Duration::from_millis(2);
 
 /// The reorder window: how far the reader may run ahead of the writer.
 struct Window {

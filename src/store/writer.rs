@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The most answers committed in one transaction.
 const MAX_GROUP: usize = 256;
@@ -225,16 +225,23 @@ fn run(
     let mut rows = Vec::with_capacity(MAX_GROUP);
     let mut waiters = Vec::new();
     while let Ok(first) = inbox.recv() {
-        let deadline = Instant::now() + GROUP_WINDOW;
+        let mut gathered = false;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
                 Message::Put(row) => rows.push(row),
                 Message::Flush(waiter) => waiters.push(waiter),
             }
-            if rows.len() < MAX_GROUP && waiters.is_empty() {
-                let left = deadline.saturating_duration_since(Instant::now());
-                next = inbox.recv_timeout(left).ok();
+            if rows.len() >= MAX_GROUP || !waiters.is_empty() {
+                break;
+            }
+            next = inbox.try_recv().ok();
+            if next.is_none() && !gathered {
+                // Let the group gather for a while rather than wake for
+                // every answer; a flush waits at most this long.
+                std::thread::sleep(GROUP_WINDOW);
+                gathered = true;
+                next = inbox.try_recv().ok();
             }
         }
         if let Err(error) = commit(&mut conn, source, &rows) {
