@@ -6,12 +6,14 @@
 //! carries them back byte for byte (after decoding, for GBK input).
 
 use csv::ByteRecord;
+use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::decode::Gb18030Reader;
 use crate::exit::Error;
+use crate::number::{self, Number};
 use crate::output::COLUMNS;
 use crate::usage;
 
@@ -71,6 +73,44 @@ const NUMBER_HEADERS: [&str; 12] = [
     "cellphone",
     "电话号码",
 ];
+
+/// Why a row's number column holds no number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BadCell {
+    /// The cell holds text that is not a valid number.
+    Number(number::Invalid),
+    /// The row ends before the number column (a ragged row).
+    ShortRow { fields: usize, column: usize },
+    /// The cell's bytes are not UTF-8.
+    NotUtf8,
+}
+
+impl fmt::Display for BadCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadCell::Number(invalid) => invalid.fmt(f),
+            BadCell::ShortRow { fields, column } => write!(
+                f,
+                "the row is too short: it has only {fields} field{}, so no number column (column {})",
+                if *fields == 1 { "" } else { "s" },
+                column + 1
+            ),
+            BadCell::NotUtf8 => f.write_str("the cell is not valid UTF-8 text"),
+        }
+    }
+}
+
+/// The number in a row's number column (0-based), or why there is none.
+pub fn parse_cell(record: &ByteRecord, column: usize) -> Result<Number, BadCell> {
+    let Some(field) = record.get(column) else {
+        return Err(BadCell::ShortRow {
+            fields: record.len(),
+            column,
+        });
+    };
+    let text = std::str::from_utf8(field).map_err(|_| BadCell::NotUtf8)?;
+    number::parse(text).map_err(BadCell::Number)
+}
 
 /// An open input, positioned at its first data row.
 pub struct Input {

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use crate::api::{Answer, Failure};
 use crate::exit::Error;
+use crate::input::BadCell;
 use crate::usage;
+use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// The columns tenure appends, in order.
 pub const COLUMNS: [&str; 7] = [
@@ -27,30 +30,34 @@ pub const INVALID_NUMBER: &str = "invalid_number";
 /// What a row ended with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RowResult {
-    /// A final answer: a tenure, or a row answer such as 224801.
-    Answer(Answer),
+    /// A final answer: a tenure, or a row answer such as 224801. Shared by
+    /// every row of the number.
+    Answer(Arc<Answer>),
     /// Transient failures until the retries ran out.
     Failed(Failure),
-    /// Not a valid number; never sent. The reason says why.
-    Invalid(String),
+    /// Not a valid number; never sent.
+    Invalid(BadCell),
 }
 
 impl RowResult {
-    /// The seven appended fields. `scratch` holds the `error_code` of a
-    /// failure, which is built on demand (failures are rare).
+    /// The seven appended fields. `scratch` holds what is built on demand:
+    /// the `error_code` of a failure, or the reason of an invalid number.
     pub fn fields<'a>(&'a self, scratch: &'a mut String) -> [&'a str; 7] {
         match self {
-            RowResult::Answer(Answer::Tenure(t)) => {
-                [&t.code, &t.desc, &t.province, &t.city, &t.isp, "", ""]
-            }
-            RowResult::Answer(Answer::Declined { code, reason }) => {
-                ["", "", "", "", "", code, reason]
-            }
+            RowResult::Answer(answer) => match answer.as_ref() {
+                Answer::Tenure(t) => [&t.code, &t.desc, &t.province, &t.city, &t.isp, "", ""],
+                Answer::Declined { code, reason } => ["", "", "", "", "", code, reason],
+            },
             RowResult::Failed(failure) => {
                 *scratch = failure.kind.code();
                 ["", "", "", "", "", scratch, &failure.message]
             }
-            RowResult::Invalid(reason) => ["", "", "", "", "", INVALID_NUMBER, reason],
+            RowResult::Invalid(bad) => {
+                scratch.clear();
+                // Writing to a String cannot fail.
+                let _ = write!(scratch, "{bad}");
+                ["", "", "", "", "", INVALID_NUMBER, scratch]
+            }
         }
     }
 }
@@ -58,6 +65,8 @@ impl RowResult {
 /// Where the rows go.
 pub struct Output {
     writer: csv::Writer<Box<dyn Write + Send>>,
+    /// Reused for the fields built per row.
+    scratch: String,
     target: Target,
 }
 
@@ -110,7 +119,11 @@ impl Output {
             .delimiter(delimiter)
             .flexible(true)
             .from_writer(sink);
-        Ok(Output { writer, target })
+        Ok(Output {
+            writer,
+            scratch: String::new(),
+            target,
+        })
     }
 
     /// The header row: the input's, then the seven columns.
@@ -124,8 +137,7 @@ impl Output {
 
     /// One row: its own fields, then the seven.
     pub fn write_row(&mut self, record: &ByteRecord, result: &RowResult) -> Result<(), Error> {
-        let mut scratch = String::new();
-        let appended = result.fields(&mut scratch).map(str::as_bytes);
+        let appended = result.fields(&mut self.scratch).map(str::as_bytes);
         self.writer
             .write_record(record.iter().chain(appended))
             .map_err(write_error)

@@ -20,15 +20,15 @@ use csv::ByteRecord;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::api::{Failure, FailureKind};
 use crate::client::{Asked, Backoff, Client};
 use crate::exit::Error;
-use crate::input::Input;
+use crate::input::{BadCell, Input, parse_cell};
 use crate::limiter::Limiter;
-use crate::number::{self, Number};
+use crate::number::Number;
 use crate::output::{Output, RowResult};
 use crate::progress::Progress;
 use crate::stop::{Reason, Stop};
@@ -116,24 +116,6 @@ pub fn run(
 /// transaction and one channel message per batch instead of per row.
 const BATCH: usize = 256;
 
-/// The number in a row's number column, or why there is none.
-fn parse_cell(record: &ByteRecord, column: usize) -> Result<Number, String> {
-    let Some(field) = record.get(column) else {
-        let fields = match record.len() {
-            1 => "1 field".to_owned(),
-            n => format!("{n} fields"),
-        };
-        return Err(format!(
-            "the row is too short: it has only {fields}, so no number column (column {})",
-            column + 1
-        ));
-    };
-    match std::str::from_utf8(field) {
-        Ok(text) => number::parse(text).map_err(|invalid| invalid.to_string()),
-        Err(_) => Err("the cell is not valid UTF-8 text".to_owned()),
-    }
-}
-
 /// A row waiting for its number's answer.
 struct Waiting {
     seq: u64,
@@ -197,7 +179,7 @@ impl<'a> Shared<'a> {
     fn resolve<'s>(
         &'s self,
         scope: &rayon::Scope<'s>,
-        batch: &mut Vec<(u64, ByteRecord, Result<Number, String>)>,
+        batch: &mut Vec<(u64, ByteRecord, Result<Number, BadCell>)>,
     ) -> Result<(), Error> {
         let mut done = Vec::with_capacity(batch.len());
         // Rows whose number needs the store, grouped by number.
@@ -248,11 +230,12 @@ impl<'a> Shared<'a> {
                 .expect("every wanted number has rows");
             match answer {
                 Some(answer) => {
+                    let answer = Arc::new(answer);
                     for (i, row) in rows.into_iter().enumerate() {
                         done.push(Done {
                             seq: row.seq,
                             record: row.record,
-                            result: RowResult::Answer(answer.clone()),
+                            result: RowResult::Answer(Arc::clone(&answer)),
                             via: if i == 0 { Via::Store } else { Via::Duplicate },
                         });
                     }
@@ -302,7 +285,7 @@ impl<'a> Shared<'a> {
                     stop.stop(Reason::Failed);
                     self.fail(err.into());
                 }
-                RowResult::Answer(answer)
+                RowResult::Answer(Arc::new(answer))
             }
             Asked::Exhausted(failure) => {
                 self.note_exhausted(&failure);

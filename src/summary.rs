@@ -87,8 +87,10 @@ impl Rows {
             Via::Api => {}
         }
         match result {
-            RowResult::Answer(Answer::Tenure(tenure)) => bump(&mut self.tenure, &tenure.code),
-            RowResult::Answer(Answer::Declined { code, .. }) => bump(&mut self.by_error_code, code),
+            RowResult::Answer(answer) => match answer.as_ref() {
+                Answer::Tenure(tenure) => bump(&mut self.tenure, &tenure.code),
+                Answer::Declined { code, .. } => bump(&mut self.by_error_code, code),
+            },
             RowResult::Failed(failure) => {
                 self.failed += 1;
                 bump(&mut self.by_error_code, &failure.kind.code());
@@ -224,13 +226,13 @@ mod tests {
 
     #[test]
     fn rows_are_counted_by_result_and_provenance() {
-        let tenure = RowResult::Answer(Answer::Tenure(Tenure {
+        let tenure = RowResult::Answer(std::sync::Arc::new(Answer::Tenure(Tenure {
             code: "3".into(),
             desc: "(24,+)".into(),
             province: "江苏".into(),
             city: "苏州".into(),
             isp: "移动".into(),
-        }));
+        })));
         let failed = RowResult::Failed(Failure {
             kind: FailureKind::Timeout,
             message: "timed out".into(),
@@ -240,7 +242,8 @@ mod tests {
         rows.count(&tenure, Via::Duplicate);
         rows.count(&tenure, Via::Store);
         rows.count(&failed, Via::Api);
-        rows.count(&RowResult::Invalid("empty".into()), Via::Invalid);
+        let empty = crate::input::BadCell::Number(crate::number::Invalid::Empty);
+        rows.count(&RowResult::Invalid(empty), Via::Invalid);
         assert_eq!((rows.rows, rows.invalid, rows.failed), (5, 1, 1));
         assert_eq!((rows.from_store, rows.duplicates), (1, 1));
         assert_eq!(rows.tenure.get("3"), Some(&3));

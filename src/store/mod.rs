@@ -119,6 +119,13 @@ impl Store {
         temporary: Option<TempDir>,
     ) -> Result<Store, StoreError> {
         let reader = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY, false)?;
+        // Every row of a rerun asks the store; with SQLite's default 2 MiB
+        // cache most look-ups of a large store would read their page from
+        // the OS again. 16 MiB holds about 200,000 answers and bounds the
+        // memory the cache may take.
+        reader
+            .pragma_update(None, "cache_size", -16 * 1024)
+            .map_err(|e| StoreError::sqlite(path, &e, false))?;
         let writer =
             Writer::spawn(conn, source.to_owned()).map_err(|error| StoreError::WriterFailed {
                 path: path.to_owned(),
