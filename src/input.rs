@@ -126,6 +126,9 @@ pub struct Input {
     /// Whether rows must still be checked for UTF-8: true unless the whole
     /// file was checked before reading.
     check_utf8: bool,
+    /// The size of the last row read, to size the next.
+    row_bytes: usize,
+    row_fields: usize,
 }
 
 impl Input {
@@ -161,18 +164,25 @@ impl Input {
             name,
             encoding,
             check_utf8,
+            row_bytes: 64,
+            row_fields: 4,
         })
     }
 
     /// The next data row, or `None` at the end.
     pub fn next_row(&mut self) -> Result<Option<ByteRecord>, Error> {
-        let mut record = ByteRecord::new();
+        // Sized like the row before, so reading grows nothing in the
+        // common case: one allocation per row, which the row then keeps.
+        let mut record = ByteRecord::with_capacity(self.row_bytes, self.row_fields);
         match self.reader.read_byte_record(&mut record) {
-            Ok(true) if self.check_utf8 => {
-                check_record_utf8(&self.name, &record)?;
+            Ok(true) => {
+                if self.check_utf8 {
+                    check_record_utf8(&self.name, &record)?;
+                }
+                self.row_bytes = record.as_slice().len();
+                self.row_fields = record.len();
                 Ok(Some(record))
             }
-            Ok(true) => Ok(Some(record)),
             Ok(false) => Ok(None),
             Err(err) => Err(read_error(&self.name, err)),
         }
