@@ -1,0 +1,99 @@
+//! The small commands and the command line itself: `tenure encrypt`, the
+//! help text, and secrets that must come from the environment or a file.
+
+use crate::common::*;
+
+/// Issue 2: `tenure encrypt` prints what OpenSSL made for the vectors.
+#[test]
+fn encrypt_prints_the_openssl_vector() {
+    tenure()
+        .env("JUHE_OPENID", "JHtestopenid0000")
+        .args(["encrypt", "13800138000"])
+        .assert()
+        .success()
+        .stdout("f/rcC2hDjwbxwCH2ru7yIQ==\n");
+}
+
+#[test]
+fn encrypt_takes_many_numbers_messy_forms_and_an_openid_file() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let openid = write(dir.path(), "openid", "openid-risk-team\n");
+    tenure()
+        .args(["encrypt", "--openid-file"])
+        .arg(&openid)
+        .args(["+86 158-5454-5455", "15854545455", "--urlencode"])
+        .assert()
+        .success()
+        .stdout("EqJZcT5mdqnFWj%2Ba2%2BbR4Q%3D%3D\nEqJZcT5mdqnFWj%2Ba2%2BbR4Q%3D%3D\n");
+}
+
+#[test]
+fn encrypt_without_an_openid_names_the_variable() {
+    tenure()
+        .args(["encrypt", "13800138000"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("JUHE_OPENID"));
+}
+
+#[test]
+fn encrypt_rejects_an_invalid_number_without_echoing_it() {
+    let assert = tenure()
+        .env("JUHE_OPENID", "JHtestopenid0000")
+        .args(["encrypt", "1.38001E+10", "12800138000"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.contains("scientific notation"), "{stderr}");
+    assert!(
+        !stderr.contains("12800138000"),
+        "the number is masked: {stderr}"
+    );
+}
+
+/// The help is the spec: every subcommand has a worked example.
+#[test]
+fn every_subcommand_long_help_has_an_example() {
+    for command in ["enrich", "check", "sandbox", "encrypt"] {
+        let assert = tenure().args([command, "--help"]).assert().success();
+        let help = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+        assert!(help.contains("Example"), "{command} --help: {help}");
+    }
+}
+
+/// A bad flag names the flag and exits 2.
+#[test]
+fn bad_flags_exit_2_naming_the_flag() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let input = numbers_csv(dir.path(), "in.csv", &distinct_numbers(1));
+    let out = dir.path().join("out.csv");
+    for (flag, value) in [
+        ("--qps", "0"),
+        ("--max-age", "soon"),
+        ("--concurrency", "0"),
+        ("--delimiter", "ab"),
+        ("--encoding", "latin1"),
+        ("--endpoint", "ftp://example.com"),
+    ] {
+        tenure()
+            .env("JUHE_KEY", "k")
+            .arg("enrich")
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .args([flag, value])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(flag));
+        assert!(!out.exists(), "{flag} {value}: nothing written");
+    }
+}
+
+/// The key is never an argument: there is no flag that takes it.
+#[test]
+fn there_is_no_key_flag() {
+    tenure()
+        .args(["enrich", "in.csv", "-o", "out.csv", "--key", "secret"])
+        .assert()
+        .code(2);
+}
