@@ -114,7 +114,7 @@ fn render(report: &Report, name: &str, qps: u32) -> String {
         let rows: Vec<String> = reason.rows.iter().map(u64::to_string).collect();
         let _ = writeln!(
             out,
-            "    {code:<18} {:>8}  rows {}{}  ({})",
+            "    {code:<20} {:>6}  rows {}{}  ({})",
             reason.count,
             rows.join(", "),
             if reason.count > reason.rows.len() as u64 {
