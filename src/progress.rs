@@ -22,9 +22,9 @@ impl Progress {
             None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
         };
         let template = if total.is_some() {
-            "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} rows, {per_sec}, ETA {eta}  {msg}"
+            "{elapsed_precise} [{bar:30}] {human_pos}/{human_len} rows, ETA {eta}  {msg}"
         } else {
-            "{elapsed_precise} {spinner} {human_pos} rows, {per_sec}  {msg}"
+            "{elapsed_precise} {spinner} {human_pos} rows  {msg}"
         };
         bar.set_style(
             ProgressStyle::with_template(template)
@@ -47,14 +47,14 @@ impl Progress {
             return;
         }
         self.bar.set_position(rows.rows);
-        // The message allocates: refresh it a few times a second at most.
-        if rows.rows.is_multiple_of(64) {
-            let errors = rows.by_error_code.values().sum::<u64>();
-            self.bar.set_message(format!(
-                "billed {billed}  from store {}  failed {}  errors {errors}",
-                rows.from_store, rows.failed
-            ));
-        }
+        // The writer calls this at most every couple of milliseconds, and
+        // indicatif redraws a few times a second: the message is cheap.
+        let rate = rows.rows as f64 / self.bar.elapsed().as_secs_f64().max(0.001);
+        let errors = rows.by_error_code.values().sum::<u64>();
+        self.bar.set_message(format!(
+            "{rate:.0} rows/s  billed {billed}  from store {}  failed {}  errors {errors}",
+            rows.from_store, rows.failed
+        ));
     }
 
     pub fn finish(&self) {
