@@ -80,12 +80,21 @@ impl Client {
         } else {
             Endpoint::Plain
         };
-        let http = reqwest::blocking::Client::builder()
+        let mut builder = reqwest::blocking::Client::builder()
+            // A redirect would carry the form, key and number included, to
+            // another host (307/308), or drop it (301/302) and earn a
+            // misleading 10001. A 3xx is fatal instead (see `api`).
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!("tenure/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .user_agent(concat!("tenure/", env!("CARGO_PKG_VERSION")));
+        if is_loopback(base) {
+            // This machine (the sandbox): never through an HTTP_PROXY, which
+            // would see the numbers and the key in clear.
+            builder = builder.no_proxy();
+        }
+        let http = builder.build()?;
         Ok(Client {
             http,
             url: format!("{}{}", base.trim_end_matches('/'), endpoint.path()),
@@ -162,6 +171,17 @@ impl Client {
     }
 }
 
+/// Whether a base URL names this machine: `localhost` or a loopback
+/// address. An unparsable URL is not loopback.
+pub fn is_loopback(base: &str) -> bool {
+    match url::Url::parse(base).ok().as_ref().and_then(url::Url::host) {
+        Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// A transport error as one line, without the URL (reqwest's `Display`
 /// includes it) and with the cause chain (which its `Display` omits).
 fn describe(err: reqwest::Error) -> String {
@@ -202,6 +222,16 @@ mod tests {
         for n in 0..6 {
             assert!(backoff.delay(n) <= backoff.ceiling(n));
         }
+    }
+
+    #[test]
+    fn loopback_is_recognised() {
+        assert!(is_loopback("http://127.0.0.1:8080"));
+        assert!(is_loopback("http://localhost:1"));
+        assert!(is_loopback("http://[::1]:1"));
+        assert!(!is_loopback("https://v.juhe.cn"));
+        assert!(!is_loopback("http://10.0.0.1"));
+        assert!(!is_loopback("not a url"));
     }
 
     #[test]

@@ -293,13 +293,7 @@ fn target(args: &SourceArgs) -> Result<Target, Error> {
              query string (the key comes from JUHE_KEY and travels in the POST body)"
         ));
     }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(host)) => host == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    if url.scheme() == "http" && !loopback {
+    if url.scheme() == "http" && !crate::client::is_loopback(&args.endpoint) {
         eprintln!(
             "tenure: warning: --endpoint uses plain http:// to a host that is not this machine; \
              the API key will cross the network unencrypted"

@@ -51,6 +51,10 @@ pub struct Store {
     file: PathBuf,
     /// Set for a temporary store: its private folder, removed on drop.
     temporary: Option<TempDir>,
+    /// When this store was opened (unix ms): answers that arrived since
+    /// belong to this run and are fresh whatever `max_age` says, so a run
+    /// longer than `--max-age` never asks a duplicate twice.
+    opened_ms: i64,
 }
 
 impl Store {
@@ -96,6 +100,7 @@ impl Store {
             source: source.to_owned(),
             file: path.to_owned(),
             temporary: None,
+            opened_ms: schema::now_ms(),
         })
     }
 
@@ -137,6 +142,7 @@ impl Store {
             source: source.to_owned(),
             file: path.to_owned(),
             temporary,
+            opened_ms: schema::now_ms(),
         })
     }
 
@@ -147,7 +153,7 @@ impl Store {
     /// misses an answer that is on its way to disk. One hash lookup, then
     /// one cached prepared statement on the primary key.
     pub fn get(&self, number: &Number, max_age: Duration) -> Result<Option<Answer>, StoreError> {
-        let cutoff = schema::cutoff(max_age);
+        let cutoff = self.cutoff(max_age);
         // Pending first: an answer leaves the pending map only after its
         // commit, so one that is not there now is either committed, and the
         // query below sees it, or not put yet.
@@ -164,7 +170,7 @@ impl Store {
         numbers: &[Number],
         max_age: Duration,
     ) -> Result<Vec<Option<Answer>>, StoreError> {
-        let cutoff = schema::cutoff(max_age);
+        let cutoff = self.cutoff(max_age);
         let mut answers = match &self.writer {
             Some(writer) => writer.pending_many(numbers, cutoff),
             None => vec![None; numbers.len()],
@@ -253,6 +259,12 @@ impl Store {
     pub fn count_fresh(&self, max_age: Duration) -> Result<u64, StoreError> {
         let cutoff = schema::cutoff(max_age);
         schema::count_fresh(&self.reader(), &self.source, cutoff).map_err(|e| self.error(&e))
+    }
+
+    /// Answers that arrived after this instant (unix ms) are fresh: younger
+    /// than `max_age`, or from this run.
+    fn cutoff(&self, max_age: Duration) -> i64 {
+        schema::cutoff(max_age).min(self.opened_ms - 1)
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {

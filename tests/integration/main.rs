@@ -7,4 +7,5 @@ mod enrich;
 mod files;
 mod props;
 mod sandbox;
+mod security;
 mod store;

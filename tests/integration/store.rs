@@ -703,3 +703,24 @@ fn two_runs_creating_one_store_at_once_both_finish() {
         }
     }
 }
+
+/// Review finding: a run longer than `--max-age` must still ask each
+/// number once. With `--max-age 0s` every stored answer is "too old" at
+/// once, so duplicates read after their number's answer would be billed
+/// again if answers from this very run did not count as fresh.
+#[test]
+fn answers_from_this_run_are_fresh_whatever_the_max_age() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let sandbox = sandbox(SandboxConfig::default());
+    let numbers = distinct_numbers(300);
+    // Each number twice, the repeats a whole window of rows later.
+    let doubled: Vec<String> = numbers.iter().chain(numbers.iter()).cloned().collect();
+    let input = numbers_csv(dir.path(), "in.csv", &doubled);
+    let output = dir.path().join("out.csv");
+    enrich(&sandbox, &input, &output, &["--max-age", "0s"])
+        .assert()
+        .success();
+    let stats = sandbox.stats();
+    assert_eq!(stats.requests, 300, "one request per number");
+    assert!(stats.numbers.values().all(|n| n.requests == 1));
+}
