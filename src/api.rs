@@ -126,6 +126,10 @@ pub enum Verdict {
     Fatal(Failure),
 }
 
+/// The `error_code` column of an answer the API billed (error_code 0) but
+/// sent without a tenure code: final, since asking again would pay again.
+pub const BILLED_WITHOUT_CODE: &str = "bad_response";
+
 /// Classifies an HTTP answer: its status and its body.
 pub fn classify_response(status: u16, body: &[u8]) -> Verdict {
     match status {
@@ -169,7 +173,7 @@ fn classify_body(body: &[u8]) -> Verdict {
     match code {
         0 => Verdict::Final(envelope.tenure().unwrap_or_else(|| Answer::Declined {
             // Billed, yet no tenure code: asking again would pay again.
-            code: "bad_response".to_owned(),
+            code: BILLED_WITHOUT_CODE.to_owned(),
             reason: "the API reported success without a tenure code".to_owned(),
         })),
         224805 | 10014 => Verdict::Retry(failure()),

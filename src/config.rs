@@ -19,6 +19,10 @@ use crate::usage;
 /// ~200 bytes that is under 2 MiB, and at 200 qps it covers a 40 s stall of
 /// the oldest row (a whole backoff sequence) before the reader waits.
 const WINDOW: usize = 8192;
+/// More worker threads than this only wait on each other.
+const MAX_CONCURRENCY: usize = 1024;
+/// A longer single backoff would look like a hang.
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
 /// Which API answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,10 +107,16 @@ impl EnrichConfig {
         if args.concurrency == 0 {
             return Err(usage!("--concurrency must be at least 1"));
         }
-        if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        if !(0.1..=3600.0).contains(&args.timeout) {
             return Err(usage!(
-                "--timeout must be a positive number of seconds, not {}",
+                "--timeout must be between 0.1 and 3600 seconds, not {}",
                 args.timeout
+            ));
+        }
+        if args.concurrency > MAX_CONCURRENCY {
+            return Err(usage!(
+                "--concurrency {} is more threads than any quota needs; at most {MAX_CONCURRENCY}",
+                args.concurrency
             ));
         }
         let cache = match (&args.source.cache, args.no_cache, &output) {
@@ -123,6 +133,12 @@ impl EnrichConfig {
             base: duration("--backoff-base", &args.backoff_base)?,
             cap: duration("--backoff-cap", &args.backoff_cap)?,
         };
+        if backoff.cap > MAX_BACKOFF || backoff.base > backoff.cap {
+            return Err(usage!(
+                "--backoff-base must not exceed --backoff-cap, and --backoff-cap must be at most {}",
+                humantime::format_duration(MAX_BACKOFF)
+            ));
+        }
         Ok(EnrichConfig {
             input,
             output,
@@ -235,6 +251,7 @@ fn input_config(args: &InputArgs) -> Result<InputConfig, Error> {
             if tsv { b'\t' } else { b',' }
         }
         Some("\\t") | Some("\t") | Some("tab") => b'\t',
+        Some("\"") => return Err(usage!("--delimiter cannot be the quote character")),
         Some(one) if one.len() == 1 && one.is_ascii() => one.as_bytes()[0],
         Some(other) => {
             return Err(usage!(

@@ -52,6 +52,9 @@ pub enum Error {
 impl Error {
     pub fn exit(&self) -> Exit {
         match self {
+            // A store that fails while it is written (a full disk) is not
+            // the user's input: that is exit 1.
+            Error::Store(StoreError::WriterFailed { .. }) => Exit::Internal,
             Error::Usage(_) | Error::Store(_) => Exit::Usage,
             Error::Internal(_) => Exit::Internal,
         }

@@ -291,7 +291,7 @@ fn check_record_utf8(name: &str, record: &ByteRecord) -> Result<(), Error> {
         .unwrap_or_default();
     Err(usage!(
         "{name}{line} holds bytes that are not UTF-8; if the file is GBK (Excel on a \
-         Chinese Windows), pass --encoding gbk or --encoding auto"
+         Chinese Windows), pass --encoding gbk"
     ))
 }
 

@@ -118,11 +118,16 @@ impl Limiter {
         Some(start)
     }
 
-    /// The API answered 10011: halve the rate for a while.
+    /// The API answered 10011: halve the rate for a while. The requests in
+    /// flight when it says so all hear the same news: halve at most once a
+    /// second, however many 10011s arrive together.
     pub fn slow_down(&self) {
         let mut turn = self.turn.lock().expect("limiter lock is never poisoned");
-        turn.slowdown = (turn.slowdown * 2.0).min(MAX_SLOWDOWN);
-        turn.calm_since = Instant::now();
+        let now = Instant::now();
+        if turn.slowdown <= 1.0 || now.duration_since(turn.calm_since) >= Duration::from_secs(1) {
+            turn.slowdown = (turn.slowdown * 2.0).min(MAX_SLOWDOWN);
+        }
+        turn.calm_since = now;
     }
 
     /// The current spacing multiplier (1 at full rate).
@@ -221,7 +226,15 @@ mod tests {
     #[test]
     fn slowing_down_doubles_the_spacing_up_to_a_ceiling() {
         let limiter = Limiter::new(NonZeroU32::new(10).expect("10 is not zero"));
+        limiter.slow_down();
+        limiter.slow_down();
+        assert_eq!(
+            limiter.slowdown(),
+            2.0,
+            "a burst of 10011s halves the rate once"
+        );
         for _ in 0..10 {
+            limiter.turn.lock().expect("not poisoned").calm_since -= Duration::from_secs(1);
             limiter.slow_down();
         }
         assert_eq!(limiter.slowdown(), MAX_SLOWDOWN);

@@ -64,10 +64,35 @@ impl RowResult {
 
 /// Where the rows go.
 pub struct Output {
-    writer: csv::Writer<Box<dyn Write + Send>>,
+    writer: csv::Writer<Sink>,
     /// Reused for the fields built per row.
     scratch: String,
+    /// The header's width: shorter rows are padded to it, so that the seven
+    /// columns line up under their names.
+    width: usize,
     target: Target,
+}
+
+/// Standard output, or the temporary file.
+enum Sink {
+    Stdout(io::Stdout),
+    File(BufWriter<std::fs::File>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Stdout(out) => out.write(buf),
+            Sink::File(file) => file.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Stdout(out) => out.flush(),
+            Sink::File(file) => file.flush(),
+        }
+    }
 }
 
 enum Target {
@@ -82,8 +107,14 @@ enum Target {
 impl Output {
     /// Opens the output: `None` is standard output.
     pub fn create(path: Option<&Path>, delimiter: u8, bom: bool) -> Result<Output, Error> {
-        let (sink, target): (Box<dyn Write + Send>, Target) = match path {
-            None => (Box::new(io::stdout()), Target::Stdout),
+        let (sink, target) = match path {
+            None => (Sink::Stdout(io::stdout()), Target::Stdout),
+            Some(path) if path.is_dir() => {
+                return Err(usage!(
+                    "the output {} is a directory; give a file name",
+                    path.display()
+                ));
+            }
             Some(path) => {
                 let folder = match path.parent() {
                     Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -100,7 +131,7 @@ impl Output {
                         usage!("cannot write the output in {}: {err}", folder.display())
                     })?;
                 let (file, temp) = temp.into_parts();
-                let sink: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 16, file));
+                let sink = Sink::File(BufWriter::with_capacity(1 << 16, file));
                 (
                     sink,
                     Target::File {
@@ -122,12 +153,14 @@ impl Output {
         Ok(Output {
             writer,
             scratch: String::new(),
+            width: 0,
             target,
         })
     }
 
     /// The header row: the input's, then the seven columns.
     pub fn write_headers(&mut self, headers: &ByteRecord) -> Result<(), Error> {
+        self.width = headers.len();
         let mut row = headers.clone();
         for column in COLUMNS {
             row.push_field(column.as_bytes());
@@ -137,9 +170,11 @@ impl Output {
 
     /// One row: its own fields, then the seven.
     pub fn write_row(&mut self, record: &ByteRecord, result: &RowResult) -> Result<(), Error> {
+        let padding = self.width.saturating_sub(record.len());
         let appended = result.fields(&mut self.scratch).map(str::as_bytes);
+        let padded = record.iter().chain(std::iter::repeat_n(&b""[..], padding));
         self.writer
-            .write_record(record.iter().chain(appended))
+            .write_record(padded.chain(appended))
             .map_err(write_error)
     }
 
@@ -149,13 +184,20 @@ impl Output {
 
     /// Flushes and, for a file, renames it into place.
     pub fn commit(self) -> Result<(), Error> {
-        let mut sink = self
+        let sink = self
             .writer
             .into_inner()
             .map_err(|err| anyhow::anyhow!("writing the output: {}", err.error()))?;
-        sink.flush()
-            .map_err(|err| anyhow::anyhow!("writing the output: {err}"))?;
-        drop(sink);
+        let written = match sink {
+            Sink::Stdout(mut out) => out.flush(),
+            // On disk before the rename: after a crash the output path holds
+            // the old file or the whole new one, never a short one.
+            Sink::File(file) => file
+                .into_inner()
+                .map_err(io::IntoInnerError::into_error)
+                .and_then(|file| file.sync_all()),
+        };
+        written.map_err(|err| anyhow::anyhow!("writing the output: {err}"))?;
         if let Target::File { temp, path } = self.target {
             temp.persist(&path).map_err(|err| {
                 anyhow::anyhow!(

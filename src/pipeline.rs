@@ -89,10 +89,16 @@ pub fn run(
 
     let (rows, error) = std::thread::scope(|threads| {
         let writer = threads.spawn(|| {
-            let written = write_in_order(finished, output, &window, stages);
-            // Whatever ended the writer, the reader must not wait for room.
-            window.close();
-            written.inspect_err(|_| stages.stop.stop(Reason::Failed))
+            // Whatever ends the writer, a panic included, the reader must
+            // not wait for room, and a failure stops the run.
+            let _closing = OnDrop(|| {
+                if std::thread::panicking() {
+                    stages.stop.stop(Reason::Failed);
+                }
+                window.close();
+            });
+            write_in_order(finished, output, &window, stages)
+                .inspect_err(|_| stages.stop.stop(Reason::Failed))
         });
         let read = pool.in_place_scope(|scope| shared.read_all(&mut input, &window, scope));
         if let Err(err) = read {
@@ -255,6 +261,14 @@ impl<'a> Shared<'a> {
     /// A job on the pool: asks the API, records the answer, releases the
     /// rows that wait for it.
     fn ask(&self, number: Number) {
+        // A panicking job never releases its rows: the writer would wait
+        // for them forever. Stop the run instead (the panic then surfaces
+        // when the pool's scope ends).
+        let _panic_stops = OnDrop(|| {
+            if std::thread::panicking() {
+                self.stages.stop.stop(Reason::Failed);
+            }
+        });
         let Stages {
             client,
             limiter,
@@ -413,6 +427,15 @@ fn write_in_order(
 
 /// How long the writer lets finished rows gather once it has caught up.
 const GATHER: Duration = Duration::from_millis(2);
+
+/// Runs a closure when dropped, unwinding included.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
 
 /// The reorder window: how far the reader may run ahead of the writer.
 struct Window {

@@ -40,7 +40,13 @@ impl Counters {
     /// A number got its final answer from the API.
     pub fn answered(&self, answer: &Answer) {
         self.numbers.fetch_add(1, Ordering::Relaxed);
-        if matches!(answer, Answer::Tenure(_)) {
+        // error_code 0 is billed: every tenure, and the odd success that
+        // came without a tenure code (see `api`).
+        let billed = match answer {
+            Answer::Tenure(_) => true,
+            Answer::Declined { code, .. } => code == crate::api::BILLED_WITHOUT_CODE,
+        };
+        if billed {
             self.billed.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -205,7 +211,7 @@ impl Summary {
             self.elapsed_secs, self.request_rate
         );
         if let Some(stopped) = &self.stopped {
-            let _ = writeln!(out, "  stopped: {stopped}");
+            let _ = writeln!(out, "  {stopped}");
         }
         out
     }

@@ -62,6 +62,16 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
             input.name
         ));
     }
+    // Opened now, so that a path it cannot write fails before any request
+    // rather than after the output is in place.
+    let summary_file = config
+        .summary_json
+        .as_ref()
+        .map(|path| {
+            std::fs::File::create(path)
+                .map_err(|err| usage!("cannot write --summary-json {}: {err}", path.display()))
+        })
+        .transpose()?;
     let mut output = Output::create(config.output.as_deref(), config.input.delimiter, config.bom)?;
     if let Some(headers) = &input.headers {
         output.write_headers(headers)?;
@@ -106,7 +116,15 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
             "the answers so far are kept in {}: rerun the same command to resume without paying for them again",
             path.display()
         ),
+        Cache::Temporary if config.output.is_none() => {
+            "no store was kept (output to stdout without --cache): a rerun pays again".to_owned()
+        }
         Cache::Temporary => "no store was kept (--no-cache): a rerun pays again".to_owned(),
+    };
+    let withdrawn = if config.output.is_some() {
+        "nothing was written at the output path"
+    } else {
+        "the rows already on standard output are incomplete and cannot be withdrawn"
     };
     let exit = match &reason {
         None => {
@@ -124,10 +142,7 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
                 Reason::Fatal(_) | Reason::LooksDown { .. } => Exit::Stopped,
                 Reason::Failed => Exit::Internal,
             };
-            eprintln!(
-                "tenure: {}; nothing was written at the output path; {resume}",
-                describe(reason)
-            );
+            eprintln!("tenure: {}; {withdrawn}; {resume}", describe(reason));
             exit
         }
     };
@@ -144,10 +159,9 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
             );
         }
     }
-    if let Some(path) = &config.summary_json {
-        let json = serde_json::to_vec_pretty(&summary).expect("a summary serialises");
-        std::fs::write(path, json)
-            .map_err(|err| usage!("cannot write --summary-json {}: {err}", path.display()))?;
+    if let (Some(mut file), Some(path)) = (summary_file, &config.summary_json) {
+        serde_json::to_writer_pretty(&mut file, &summary)
+            .map_err(|err| anyhow::anyhow!("writing --summary-json {}: {err}", path.display()))?;
     }
     Ok(exit)
 }

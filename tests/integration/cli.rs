@@ -74,6 +74,12 @@ fn bad_flags_exit_2_naming_the_flag() {
         ("--delimiter", "ab"),
         ("--encoding", "latin1"),
         ("--endpoint", "ftp://example.com"),
+        // Review findings: values that panicked, hung or silently misread.
+        ("--timeout", "1e20"),
+        ("--timeout", "0.000001"),
+        ("--delimiter", "\""),
+        ("--concurrency", "100000"),
+        ("--backoff-cap", "100y"),
     ] {
         tenure()
             .env("JUHE_KEY", "k")
@@ -96,4 +102,28 @@ fn there_is_no_key_flag() {
         .args(["enrich", "in.csv", "-o", "out.csv", "--key", "secret"])
         .assert()
         .code(2);
+}
+
+/// Review finding: mistakes in where results go are caught before any
+/// request is paid for, not after.
+#[test]
+fn unwritable_destinations_fail_before_any_request() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let sandbox = sandbox(tenure::sandbox::SandboxConfig::default());
+    let input = numbers_csv(dir.path(), "in.csv", &distinct_numbers(5));
+    let folder = dir.path().join("a-folder");
+    std::fs::create_dir(&folder).expect("a folder");
+    enrich(&sandbox, &input, &folder, &[])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is a directory"));
+    let output = dir.path().join("out.csv");
+    let summary = dir.path().join("no-such-folder").join("summary.json");
+    enrich(&sandbox, &input, &output, &["--summary-json"])
+        .arg(&summary)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--summary-json"));
+    assert_eq!(sandbox.stats().requests, 0, "nothing was paid for");
+    assert!(!output.exists());
 }
