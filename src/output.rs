@@ -131,6 +131,7 @@ impl Output {
                         usage!("cannot write the output in {}: {err}", folder.display())
                     })?;
                 let (file, temp) = temp.into_parts();
+                crate::stop::set_partial_output(Some(temp.to_path_buf()));
                 let sink = Sink::File(BufWriter::with_capacity(1 << 16, file));
                 (
                     sink,
@@ -199,6 +200,7 @@ impl Output {
         };
         written.map_err(|err| anyhow::anyhow!("writing the output: {err}"))?;
         if let Target::File { temp, path } = self.target {
+            crate::stop::set_partial_output(None);
             temp.persist(&path).map_err(|err| {
                 anyhow::anyhow!(
                     "cannot move the output into place at {}: {err}",
@@ -209,8 +211,11 @@ impl Output {
         Ok(())
     }
 
-    /// Drops what was written: nothing appears at the output path.
+    /// Drops what was written: nothing appears at the output path. (An
+    /// output dropped on an error goes the same way; the name it left with
+    /// the signal handler is then of a file that no longer exists.)
     pub fn discard(self) {
+        crate::stop::set_partial_output(None);
         drop(self);
     }
 }

@@ -7,16 +7,27 @@
 //!
 //! Process-wide state: SIGINT/SIGTERM can only be caught once per process,
 //! so the signal handler counts interrupts in one static, which every
-//! [`Stop`] also reads. This is the only global in the crate.
+//! [`Stop`] also reads, and knows the partial output file to remove if a
+//! second signal makes it exit at once. These two statics are the only
+//! globals in the crate.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, Once};
+use std::sync::{Condvar, Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::api::Failure;
 
 static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 static INSTALL: Once = Once::new();
+/// The partial output file, removed if a second signal exits at once.
+static PARTIAL: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Names the partial output file (or `None` once it is renamed or gone),
+/// so that a forced exit leaves no half-written file with personal data.
+pub fn set_partial_output(path: Option<PathBuf>) {
+    *PARTIAL.lock().unwrap_or_else(PoisonError::into_inner) = path;
+}
 
 /// Installs the SIGINT/SIGTERM handler: the first signal asks every run to
 /// stop and save what it has; the second exits at once with 130.
@@ -25,6 +36,11 @@ pub fn install_interrupt_handler() {
         let installed = ctrlc::set_handler(|| {
             if INTERRUPTS.fetch_add(1, Ordering::SeqCst) >= 1 {
                 eprintln!("tenure: interrupted again, exiting now");
+                let partial = PARTIAL.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(path) = partial.as_ref() {
+                    // Best effort: the process is leaving either way.
+                    let _ = std::fs::remove_file(path);
+                }
                 std::process::exit(130);
             }
             eprintln!("tenure: interrupted; finishing the requests in flight (again to quit now)");

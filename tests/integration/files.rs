@@ -1117,16 +1117,25 @@ fn sigterm_waits_for_requests_in_flight_and_a_second_signal_exits_at_once() {
         );
     }
     signal(&child, "INT");
-    let second = Instant::now();
     let ran = finish(child, Duration::from_secs(10));
     assert!(in_flight, "requests were in flight");
+    // The forced path, not the orderly one: no timing asserted, the
+    // handler says which way it left.
     assert!(
-        second.elapsed() < Duration::from_millis(1500),
-        "the second signal ended it at once, not after the in-flight requests ({:?})",
-        second.elapsed()
+        stderr(&ran).contains("interrupted again, exiting now"),
+        "{}",
+        stderr(&ran)
     );
     assert_eq!(ran.status.code(), Some(130), "{}", stderr(&ran));
     assert!(!output.exists(), "nothing at the output path");
+    // Review finding: the forced exit left the partial output behind.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("the folder is readable")
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "partial files left: {leftovers:?}");
 }
 
 #[test]
