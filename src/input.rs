@@ -10,11 +10,16 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::time::Duration;
 
 use crate::decode::Gb18030Reader;
 use crate::exit::Error;
 use crate::number::{self, Number};
 use crate::output::COLUMNS;
+use crate::stop::Stop;
 use crate::usage;
 
 /// How to read the input; built by `config`.
@@ -191,6 +196,77 @@ impl Input {
 
 /// Opens the input as UTF-8 bytes: the stream, the encoding it had, and
 /// whether its rows must still be checked for UTF-8 as they are read.
+/// An input's rows, read in batches on a thread of their own, so that the
+/// pipeline hears a stop even while a read blocks (a pipe that stays open).
+/// The thread reads at most a couple of batches ahead. A batch is sent when
+/// full, or at once when the pipeline is waiting for one: rows trickling in
+/// through a pipe are not held back until 256 have come.
+pub struct Batches {
+    receiver: Receiver<Result<Vec<ByteRecord>, Error>>,
+    waiting: Arc<AtomicBool>,
+}
+
+impl Input {
+    /// Starts reading on the `tenure-reader` thread, `size` rows a batch.
+    /// The thread is not joined: a read blocked on a pipe when the run stops
+    /// ends with the process.
+    pub fn into_batches(mut self, size: usize) -> Result<Batches, Error> {
+        let (sender, receiver) = sync_channel(2);
+        let waiting = Arc::new(AtomicBool::new(false));
+        let hungry = Arc::clone(&waiting);
+        std::thread::Builder::new()
+            .name("tenure-reader".to_owned())
+            .spawn(move || {
+                loop {
+                    let mut batch = Vec::with_capacity(size);
+                    let read = loop {
+                        match self.next_row() {
+                            Ok(Some(record)) => batch.push(record),
+                            Ok(None) => break Ok(true),
+                            Err(err) => break Err(err),
+                        }
+                        if batch.len() == size || hungry.load(Ordering::Relaxed) {
+                            break Ok(false);
+                        }
+                    };
+                    // A closed channel means the pipeline has stopped.
+                    let finished = !matches!(read, Ok(false));
+                    if !batch.is_empty() && sender.send(Ok(batch)).is_err() {
+                        return;
+                    }
+                    if let Err(err) = read {
+                        let _ = sender.send(Err(err));
+                    }
+                    if finished {
+                        return;
+                    }
+                }
+            })
+            .map_err(|err| anyhow::anyhow!("cannot start the reader thread: {err}"))?;
+        Ok(Batches { receiver, waiting })
+    }
+}
+
+impl Batches {
+    /// The next batch of rows; `None` at the end of the input, or once the
+    /// run stops.
+    pub fn next(&self, stop: &Stop) -> Option<Result<Vec<ByteRecord>, Error>> {
+        if let Ok(batch) = self.receiver.try_recv() {
+            return Some(batch);
+        }
+        self.waiting.store(true, Ordering::Relaxed);
+        let next = loop {
+            match self.receiver.recv_timeout(Duration::from_millis(50)) {
+                Ok(batch) => break Some(batch),
+                Err(RecvTimeoutError::Timeout) if !stop.is_stopped() => {}
+                Err(_) => break None,
+            }
+        };
+        self.waiting.store(false, Ordering::Relaxed);
+        next
+    }
+}
+
 fn open_decoded(
     config: &InputConfig,
     name: &str,
@@ -220,16 +296,19 @@ fn open_decoded(
         Encoding::Utf8 => (raw, Encoding::Utf8, !checked),
         // The decoder itself fails on bytes that are not GB18030.
         Encoding::Gbk => (Box::new(Gb18030Reader::new(raw)), Encoding::Gbk, false),
-        // Standard input cannot be read twice: judge by its first MiB, and
-        // check the rest as it comes.
+        // Standard input cannot be read twice: judge by what the first read
+        // brings (up to 1 MiB; waiting for more could wait for ever on a
+        // pipe that stays open), and check the rest as it comes.
         Encoding::Auto => {
-            let mut head = Vec::with_capacity(SNIFF);
+            let mut head = vec![0; SNIFF];
             let mut raw = raw;
-            (&mut raw)
-                .take(SNIFF as u64)
-                .read_to_end(&mut head)
+            let read = raw
+                .read(&mut head)
                 .map_err(|err| usage!("cannot read {name}: {err}"))?;
-            let utf8 = starts_as_utf8(&head, head.len() == SNIFF);
+            head.truncate(read);
+            // Not at the end of the stream (unknown): a character cut in two
+            // at the end of this read does not count against UTF-8.
+            let utf8 = starts_as_utf8(&head, read > 0);
             let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(raw));
             if utf8 {
                 (whole, Encoding::Utf8, true)
@@ -264,7 +343,7 @@ fn is_utf8(mut source: impl Read) -> io::Result<bool> {
     }
 }
 
-/// How much of standard input `--encoding auto` looks at.
+/// The most of standard input `--encoding auto` looks at.
 const SNIFF: usize = 1 << 20;
 
 /// Whether `head` is UTF-8; when it was cut from a longer stream

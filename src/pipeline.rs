@@ -65,7 +65,7 @@ pub struct Stages<'a> {
 /// Runs the rows of `input` through the stages into `output`. Returns the
 /// per-row tally; whether the run stopped early is in `stages.stop`.
 pub fn run(
-    mut input: Input,
+    input: Input,
     output: &mut Output,
     stages: &Stages,
     settings: &Settings,
@@ -100,7 +100,7 @@ pub fn run(
             write_in_order(finished, output, &window, stages)
                 .inspect_err(|_| stages.stop.stop(Reason::Failed))
         });
-        let read = pool.in_place_scope(|scope| shared.read_all(&mut input, &window, scope));
+        let read = pool.in_place_scope(|scope| shared.read_all(input, &window, scope));
         if let Err(err) = read {
             stages.stop.stop(Reason::Failed);
             shared.fail(err);
@@ -154,25 +154,24 @@ struct Shared<'a> {
 impl<'a> Shared<'a> {
     fn read_all<'s>(
         &'s self,
-        input: &mut Input,
+        input: Input,
         window: &Window,
         scope: &rayon::Scope<'s>,
     ) -> Result<(), Error> {
         let stop = self.stages.stop;
         let batch_size = BATCH.min(self.settings.window.max(1));
+        let column = input.column;
+        let batches = input.into_batches(batch_size)?;
         let mut seq = 0u64;
         let mut batch = Vec::with_capacity(batch_size);
         while !stop.is_stopped() && window.wait_for_room(seq + batch_size as u64 - 1, stop) {
-            while batch.len() < batch_size {
-                let Some(record) = input.next_row()? else {
-                    break;
-                };
-                let number = parse_cell(&record, input.column);
+            let Some(records) = batches.next(stop) else {
+                break;
+            };
+            for record in records? {
+                let number = parse_cell(&record, column);
                 batch.push((seq, record, number));
                 seq += 1;
-            }
-            if batch.is_empty() {
-                break;
             }
             self.resolve(scope, &mut batch)?;
         }

@@ -1166,3 +1166,42 @@ fn one_sigterm_is_an_interrupt_too() {
         );
     }
 }
+
+/// Review finding: a fatal answer must end the run even while the input is
+/// a pipe that stays open (the read blocks; the stop must not wait on it).
+#[test]
+fn a_fatal_stop_is_heard_while_stdin_stays_open() {
+    use std::io::Write as _;
+    let sandbox = sandbox(SandboxConfig {
+        quota: Some(2),
+        ..SandboxConfig::default()
+    });
+    let dir = tempdir();
+    let output = dir.path().join("out.csv");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"))
+        .env_remove("JUHE_OPENID")
+        .env("JUHE_KEY", DEFAULT_KEY)
+        .args(["enrich", "-", "-o"])
+        .arg(&output)
+        .args(["--endpoint", &sandbox.url(), "--qps", "100"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tenure binary starts");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let mut text = String::from("mobile\n");
+    for number in distinct_numbers(20) {
+        text.push_str(&number);
+        text.push('\n');
+    }
+    stdin
+        .write_all(text.as_bytes())
+        .expect("tenure reads stdin");
+    // `stdin` stays open until the end of the test: tenure never sees EOF.
+    let ran = finish(child, Duration::from_secs(30));
+    assert_eq!(ran.status.code(), Some(4), "{}", stderr(&ran));
+    assert!(stderr(&ran).contains("10012"), "{}", stderr(&ran));
+    assert!(!output.exists());
+    drop(stdin);
+}
