@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::time::Duration;
 
@@ -134,16 +134,26 @@ pub struct Input {
     /// The size of the last row read, to size the next.
     row_bytes: usize,
     row_fields: usize,
+    /// Bytes handed to the CSV parser so far (see [`Input::drained`]).
+    delivered: Arc<AtomicU64>,
+    /// Reading standard input, whose reads may block for ever.
+    stdin: bool,
 }
 
 impl Input {
     pub fn open(config: &InputConfig) -> Result<Input, Error> {
         let name = config.name();
         let (source, encoding, check_utf8) = open_decoded(config, &name)?;
+        let delivered = Arc::new(AtomicU64::new(0));
+        let source: Box<dyn Read + Send> = Box::new(Counted {
+            inner: source,
+            delivered: Arc::clone(&delivered),
+        });
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(config.delimiter)
             .has_headers(config.has_headers)
             .flexible(true)
+            .buffer_capacity(1 << 16)
             .from_reader(source);
         let headers = if config.has_headers {
             let headers = reader
@@ -171,6 +181,8 @@ impl Input {
             check_utf8,
             row_bytes: 64,
             row_fields: 4,
+            delivered,
+            stdin: config.path.is_none(),
         })
     }
 
@@ -194,26 +206,43 @@ impl Input {
     }
 }
 
-/// Opens the input as UTF-8 bytes: the stream, the encoding it had, and
-/// whether its rows must still be checked for UTF-8 as they are read.
-/// An input's rows, read in batches on a thread of their own, so that the
-/// pipeline hears a stop even while a read blocks (a pipe that stays open).
-/// The thread reads at most a couple of batches ahead. A batch is sent when
-/// full, or at once when the pipeline is waiting for one: rows trickling in
-/// through a pipe are not held back until 256 have come.
-pub struct Batches {
-    receiver: Receiver<Result<Vec<ByteRecord>, Error>>,
-    waiting: Arc<AtomicBool>,
+/// An input's rows in batches. A file is read on the caller's thread: its
+/// reads end. Standard input is read on a thread of its own, so that the
+/// pipeline hears a stop even while a read blocks on a pipe that stays
+/// open; that thread reads at most a couple of batches ahead, and sends a
+/// batch when it is full or when the parser has used up what it was given
+/// (the next read may block), so rows trickling in are not held back.
+pub enum Batches {
+    Inline { input: Box<Input>, size: usize },
+    Threaded(Receiver<Result<Vec<ByteRecord>, Error>>),
+}
+
+/// Counts the bytes a reader delivers.
+struct Counted<R> {
+    inner: R,
+    delivered: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.delivered.fetch_add(read as u64, Ordering::Relaxed);
+        Ok(read)
+    }
 }
 
 impl Input {
-    /// Starts reading on the `tenure-reader` thread, `size` rows a batch.
-    /// The thread is not joined: a read blocked on a pipe when the run stops
-    /// ends with the process.
+    /// The rows, `size` a batch. For standard input, starts the
+    /// `tenure-reader` thread, which is not joined: a read blocked on a pipe
+    /// when the run stops ends with the process.
     pub fn into_batches(mut self, size: usize) -> Result<Batches, Error> {
+        if !self.stdin {
+            return Ok(Batches::Inline {
+                input: Box::new(self),
+                size,
+            });
+        }
         let (sender, receiver) = sync_channel(2);
-        let waiting = Arc::new(AtomicBool::new(false));
-        let hungry = Arc::clone(&waiting);
         std::thread::Builder::new()
             .name("tenure-reader".to_owned())
             .spawn(move || {
@@ -225,7 +254,7 @@ impl Input {
                             Ok(None) => break Ok(true),
                             Err(err) => break Err(err),
                         }
-                        if batch.len() == size || hungry.load(Ordering::Relaxed) {
+                        if batch.len() == size || self.drained() {
                             break Ok(false);
                         }
                     };
@@ -243,30 +272,46 @@ impl Input {
                 }
             })
             .map_err(|err| anyhow::anyhow!("cannot start the reader thread: {err}"))?;
-        Ok(Batches { receiver, waiting })
+        Ok(Batches::Threaded(receiver))
+    }
+
+    /// Whether the parser has used every byte read so far, so that the next
+    /// row needs a read of the source, which may block.
+    fn drained(&self) -> bool {
+        // csv strips a UTF-8 BOM without counting it in its positions.
+        self.reader.position().byte() + 3 >= self.delivered.load(Ordering::Relaxed)
     }
 }
 
 impl Batches {
     /// The next batch of rows; `None` at the end of the input, or once the
     /// run stops.
-    pub fn next(&self, stop: &Stop) -> Option<Result<Vec<ByteRecord>, Error>> {
-        if let Ok(batch) = self.receiver.try_recv() {
-            return Some(batch);
-        }
-        self.waiting.store(true, Ordering::Relaxed);
-        let next = loop {
-            match self.receiver.recv_timeout(Duration::from_millis(50)) {
-                Ok(batch) => break Some(batch),
-                Err(RecvTimeoutError::Timeout) if !stop.is_stopped() => {}
-                Err(_) => break None,
+    pub fn next(&mut self, stop: &Stop) -> Option<Result<Vec<ByteRecord>, Error>> {
+        match self {
+            Batches::Inline { input, size } => {
+                let mut batch = Vec::with_capacity(*size);
+                while batch.len() < *size {
+                    match input.next_row() {
+                        Ok(Some(record)) => batch.push(record),
+                        Ok(None) => break,
+                        Err(err) => return Some(Err(err)),
+                    }
+                }
+                (!batch.is_empty()).then_some(Ok(batch))
             }
-        };
-        self.waiting.store(false, Ordering::Relaxed);
-        next
+            Batches::Threaded(receiver) => loop {
+                match receiver.recv_timeout(Duration::from_millis(50)) {
+                    Ok(batch) => return Some(batch),
+                    Err(RecvTimeoutError::Timeout) if !stop.is_stopped() => {}
+                    Err(_) => return None,
+                }
+            },
+        }
     }
 }
 
+/// Opens the input as UTF-8 bytes: the stream, the encoding it had, and
+/// whether its rows must still be checked for UTF-8 as they are read.
 fn open_decoded(
     config: &InputConfig,
     name: &str,

@@ -161,7 +161,7 @@ impl<'a> Shared<'a> {
         let stop = self.stages.stop;
         let batch_size = BATCH.min(self.settings.window.max(1));
         let column = input.column;
-        let batches = input.into_batches(batch_size)?;
+        let mut batches = input.into_batches(batch_size)?;
         let mut seq = 0u64;
         let mut batch = Vec::with_capacity(batch_size);
         while !stop.is_stopped() && window.wait_for_room(seq + batch_size as u64 - 1, stop) {
