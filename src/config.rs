@@ -81,12 +81,20 @@ impl EnrichConfig {
         let output = dash_is_none(&args.output);
         let target = target(&args.source)?;
         let (key, openid) = match target {
-            Target::Sandbox => (
-                Secret::new(sandbox::DEFAULT_KEY.to_owned()),
-                args.source
-                    .encrypt
-                    .then(|| Secret::new(sandbox::DEFAULT_OPENID.to_owned())),
-            ),
+            Target::Sandbox => {
+                if args.key_file.is_some() || args.openid_file.is_some() {
+                    eprintln!(
+                        "tenure: warning: --sandbox uses the sandbox's own key and openid; \
+                         --key-file and --openid-file are ignored"
+                    );
+                }
+                (
+                    Secret::new(sandbox::DEFAULT_KEY.to_owned()),
+                    args.source
+                        .encrypt
+                        .then(|| Secret::new(sandbox::DEFAULT_OPENID.to_owned())),
+                )
+            }
             Target::Remote(_) => {
                 let key = secret("JUHE_KEY", args.key_file.as_deref(), "--key-file")?.ok_or_else(
                     || {

@@ -27,6 +27,9 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
             eprintln!("tenure: {message}");
         }
     };
+    // The input first: a run that cannot read it starts nothing and leaves
+    // no store behind.
+    let input = Input::open(&config.input)?;
     let sandbox = match config.target {
         Target::Sandbox => Some(
             Sandbox::start(
@@ -45,8 +48,6 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
         say("running against the built-in sandbox: every answer is SIMULATED");
     }
 
-    // The input first: a run that cannot read it leaves no store behind.
-    let input = Input::open(&config.input)?;
     let store = match &config.cache {
         Cache::File(path) => Store::open(path, config.target.source())?,
         Cache::Temporary => {
