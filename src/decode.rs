@@ -1,9 +1,13 @@
-//! A reader that turns GB18030 (and so GBK) bytes into UTF-8 as they
-//! stream, and fails, naming the line, on bytes that are not GB18030:
-//! nothing is silently replaced.
+//! Readers that turn the input into UTF-8 as it streams.
+//!
+//! [`Gb18030Reader`] decodes GB18030 (and so GBK), and fails, naming the
+//! line, on bytes that are not GB18030: nothing is silently replaced.
+//! [`AutoReader`] decides between UTF-8 and GB18030 for a stream that cannot
+//! be read twice (standard input, a pipe): ASCII is the same in both, so it
+//! passes ASCII through and decides at the first byte that is not.
 
 use encoding_rs::{DecoderResult, GB18030};
-use std::io::{self, Read};
+use std::io::{self, Cursor, Read};
 
 /// Decodes GB18030 from `inner` into UTF-8.
 pub struct Gb18030Reader<R> {
@@ -85,6 +89,74 @@ impl<R: Read> Read for Gb18030Reader<R> {
     }
 }
 
+/// Decides a stream's encoding at its first non-ASCII byte: UTF-8 when what
+/// follows is valid UTF-8, GB18030 otherwise. `on_gbk` runs once if the
+/// choice is GB18030 (to tell the user).
+pub struct AutoReader<R> {
+    state: Auto<R>,
+    on_gbk: Option<Box<dyn FnOnce() + Send>>,
+}
+
+enum Auto<R> {
+    Undecided(R),
+    Utf8(io::Chain<Cursor<Vec<u8>>, R>),
+    Gbk(Gb18030Reader<io::Chain<Cursor<Vec<u8>>, R>>),
+    /// Only while switching state.
+    Switching,
+}
+
+impl<R: Read> AutoReader<R> {
+    pub fn new(inner: R, on_gbk: Box<dyn FnOnce() + Send>) -> Self {
+        AutoReader {
+            state: Auto::Undecided(inner),
+            on_gbk: Some(on_gbk),
+        }
+    }
+}
+
+impl<R: Read> Read for AutoReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match &mut self.state {
+                Auto::Utf8(inner) => return inner.read(buf),
+                Auto::Gbk(inner) => return inner.read(buf),
+                Auto::Switching => unreachable!("the state is restored before returning"),
+                Auto::Undecided(inner) => {
+                    let read = inner.read(buf)?;
+                    let Some(first) = buf[..read].iter().position(|b| !b.is_ascii()) else {
+                        return Ok(read);
+                    };
+                    // Judge by the bytes from the first non-ASCII one; a
+                    // character cut in two at the end of this read does not
+                    // count against UTF-8.
+                    let rest = buf[first..read].to_vec();
+                    let utf8 = match std::str::from_utf8(&rest) {
+                        Ok(_) => true,
+                        Err(err) => err.error_len().is_none(),
+                    };
+                    let Auto::Undecided(inner) =
+                        std::mem::replace(&mut self.state, Auto::Switching)
+                    else {
+                        unreachable!("matched Undecided above");
+                    };
+                    let rest = Cursor::new(rest).chain(inner);
+                    self.state = if utf8 {
+                        Auto::Utf8(rest)
+                    } else {
+                        if let Some(tell) = self.on_gbk.take() {
+                            tell();
+                        }
+                        Auto::Gbk(Gb18030Reader::new(rest))
+                    };
+                    if first > 0 {
+                        return Ok(first);
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn bytecount(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
@@ -105,6 +177,40 @@ mod tests {
         assert_eq!(
             decode(&gbk).expect("valid GBK"),
             "手机号,姓名\n13800138000,张三\n"
+        );
+    }
+
+    fn auto(bytes: &[u8]) -> (Result<String, String>, bool) {
+        let told = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&told);
+        let mut reader = AutoReader::new(
+            bytes,
+            Box::new(move || flag.store(true, std::sync::atomic::Ordering::SeqCst)),
+        );
+        let mut out = String::new();
+        let read = reader
+            .read_to_string(&mut out)
+            .map(|_| out)
+            .map_err(|err| err.to_string());
+        (read, told.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    #[test]
+    fn auto_passes_ascii_and_decides_at_the_first_other_byte() {
+        let mut gbk = b"mobile,name\n13800138000,".to_vec();
+        gbk.extend_from_slice(&GB18030.encode("张三\n").0);
+        assert_eq!(
+            auto(&gbk),
+            (Ok("mobile,name\n13800138000,张三\n".to_owned()), true)
+        );
+        let utf8 = "mobile,name\n13800138000,张三\n".as_bytes();
+        assert_eq!(
+            auto(utf8),
+            (Ok("mobile,name\n13800138000,张三\n".to_owned()), false)
+        );
+        assert_eq!(
+            auto(b"only,ascii\n"),
+            (Ok("only,ascii\n".to_owned()), false)
         );
     }
 

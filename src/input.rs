@@ -9,13 +9,13 @@ use csv::ByteRecord;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::time::Duration;
 
-use crate::decode::Gb18030Reader;
+use crate::decode::{AutoReader, Gb18030Reader};
 use crate::exit::Error;
 use crate::number::{self, Number};
 use crate::output::COLUMNS;
@@ -134,20 +134,22 @@ pub struct Input {
     /// The size of the last row read, to size the next.
     row_bytes: usize,
     row_fields: usize,
-    /// Bytes handed to the CSV parser so far (see [`Input::drained`]).
-    delivered: Arc<AtomicU64>,
-    /// Reading standard input, whose reads may block for ever.
-    stdin: bool,
+    /// Where the last non-blank line handed to the parser ends (see
+    /// [`Input::drained`]).
+    lines_end: Arc<AtomicU64>,
+    /// Standard input or a pipe, whose reads may block for ever.
+    streamed: bool,
 }
 
 impl Input {
     pub fn open(config: &InputConfig) -> Result<Input, Error> {
         let name = config.name();
-        let (source, encoding, check_utf8) = open_decoded(config, &name)?;
-        let delivered = Arc::new(AtomicU64::new(0));
+        let (source, encoding, check_utf8, streamed) = open_decoded(config, &name)?;
+        let lines_end = Arc::new(AtomicU64::new(0));
         let source: Box<dyn Read + Send> = Box::new(Counted {
             inner: source,
-            delivered: Arc::clone(&delivered),
+            delivered: 0,
+            lines_end: Arc::clone(&lines_end),
         });
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(config.delimiter)
@@ -181,8 +183,8 @@ impl Input {
             check_utf8,
             row_bytes: 64,
             row_fields: 4,
-            delivered,
-            stdin: config.path.is_none(),
+            lines_end,
+            streamed,
         })
     }
 
@@ -213,20 +215,36 @@ impl Input {
 /// batch when it is full or when the parser has used up what it was given
 /// (the next read may block), so rows trickling in are not held back.
 pub enum Batches {
-    Inline { input: Box<Input>, size: usize },
-    Threaded(Receiver<Result<Vec<ByteRecord>, Error>>),
+    Inline {
+        input: Box<Input>,
+        size: usize,
+    },
+    /// Batches, then `Ok(None)` at the end of the input.
+    Threaded(Receiver<Result<Option<Vec<ByteRecord>>, Error>>),
 }
 
-/// Counts the bytes a reader delivers.
+/// Counts the bytes a reader delivers, and where the last line that holds
+/// something ends: once the parser is past it, every complete row read so
+/// far has been parsed.
 struct Counted<R> {
     inner: R,
-    delivered: Arc<AtomicU64>,
+    delivered: u64,
+    /// The offset just past the newline that ends the last non-blank line.
+    lines_end: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let read = self.inner.read(buf)?;
-        self.delivered.fetch_add(read as u64, Ordering::Relaxed);
+        let chunk = &buf[..read];
+        // The last byte that is not a line break, then the newline after it.
+        if let Some(last) = chunk.iter().rposition(|&b| b != b'\n' && b != b'\r')
+            && let Some(newline) = chunk[last..].iter().position(|&b| b == b'\n')
+        {
+            let end = self.delivered + (last + newline + 1) as u64;
+            self.lines_end.store(end, Ordering::Relaxed);
+        }
+        self.delivered += read as u64;
         Ok(read)
     }
 }
@@ -236,7 +254,7 @@ impl Input {
     /// `tenure-reader` thread, which is not joined: a read blocked on a pipe
     /// when the run stops ends with the process.
     pub fn into_batches(mut self, size: usize) -> Result<Batches, Error> {
-        if !self.stdin {
+        if !self.streamed {
             return Ok(Batches::Inline {
                 input: Box::new(self),
                 size,
@@ -259,15 +277,21 @@ impl Input {
                         }
                     };
                     // A closed channel means the pipeline has stopped.
-                    let finished = !matches!(read, Ok(false));
-                    if !batch.is_empty() && sender.send(Ok(batch)).is_err() {
+                    if !batch.is_empty() && sender.send(Ok(Some(batch))).is_err() {
                         return;
                     }
-                    if let Err(err) = read {
-                        let _ = sender.send(Err(err));
-                    }
-                    if finished {
-                        return;
+                    match read {
+                        Ok(false) => {}
+                        // The end is said, not implied by a hang-up: a
+                        // thread that died must not read as a short input.
+                        Ok(true) => {
+                            let _ = sender.send(Ok(None));
+                            return;
+                        }
+                        Err(err) => {
+                            let _ = sender.send(Err(err));
+                            return;
+                        }
                     }
                 }
             })
@@ -275,11 +299,11 @@ impl Input {
         Ok(Batches::Threaded(receiver))
     }
 
-    /// Whether the parser has used every byte read so far, so that the next
-    /// row needs a read of the source, which may block.
+    /// Whether the parser has parsed every complete row read so far, so
+    /// that the next row may need a read of the source, which may block.
     fn drained(&self) -> bool {
-        // csv strips a UTF-8 BOM without counting it in its positions.
-        self.reader.position().byte() + 3 >= self.delivered.load(Ordering::Relaxed)
+        // After a row ending in CRLF the parser has not yet taken its `\n`.
+        self.reader.position().byte() + 1 >= self.lines_end.load(Ordering::Relaxed)
     }
 }
 
@@ -301,66 +325,84 @@ impl Batches {
             }
             Batches::Threaded(receiver) => loop {
                 match receiver.recv_timeout(Duration::from_millis(50)) {
-                    Ok(batch) => return Some(batch),
+                    Ok(batch) => return batch.transpose(),
                     Err(RecvTimeoutError::Timeout) if !stop.is_stopped() => {}
-                    Err(_) => return None,
+                    Err(RecvTimeoutError::Timeout) => return None,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        return Some(Err(Error::Internal(anyhow::anyhow!(
+                            "the thread reading the input ended before the input did"
+                        ))));
+                    }
                 }
             },
         }
     }
 }
 
-/// Opens the input as UTF-8 bytes: the stream, the encoding it had, and
-/// whether its rows must still be checked for UTF-8 as they are read.
+/// Opens the input as UTF-8 bytes: the stream, the encoding it had
+/// (`Auto` when a stream decides later), whether its rows must still be
+/// checked for UTF-8 as they are read, and whether it is a stream (standard
+/// input, a pipe or a FIFO given as a path) rather than a regular file.
 fn open_decoded(
     config: &InputConfig,
     name: &str,
-) -> Result<(Box<dyn Read + Send>, Encoding, bool), Error> {
-    let open = |path: &Path| -> Result<File, Error> {
-        if path.is_dir() {
+) -> Result<(Box<dyn Read + Send>, Encoding, bool, bool), Error> {
+    let file = match &config.path {
+        None => None,
+        Some(path) if path.is_dir() => {
             return Err(usage!("{name} is a directory, not a CSV file"));
         }
-        File::open(path).map_err(|err| usage!("cannot read {name}: {err}"))
+        Some(path) => Some(File::open(path).map_err(|err| usage!("cannot read {name}: {err}"))?),
     };
-    // A file judged UTF-8 as a whole needs no second check row by row.
-    let (encoding, checked) = match (config.encoding, &config.path) {
-        (Encoding::Auto, Some(path)) => {
-            if is_utf8(open(path)?).map_err(|err| usage!("cannot read {name}: {err}"))? {
-                (Encoding::Utf8, true)
-            } else {
-                (Encoding::Gbk, true)
-            }
-        }
-        (chosen, _) => (chosen, false),
+    // Only a regular file can be read twice (a pre-scan, then the run).
+    let regular = match &file {
+        Some(file) => file
+            .metadata()
+            .map_err(|err| usage!("cannot read {name}: {err}"))?
+            .is_file(),
+        None => false,
     };
-    let raw: Box<dyn Read + Send> = match &config.path {
-        Some(path) => Box::new(BufReader::with_capacity(1 << 16, open(path)?)),
+    let raw: Box<dyn Read + Send> = match file {
+        Some(file) => Box::new(BufReader::with_capacity(1 << 16, file)),
         None => Box::new(io::stdin()),
     };
-    Ok(match encoding {
-        Encoding::Utf8 => (raw, Encoding::Utf8, !checked),
-        // The decoder itself fails on bytes that are not GB18030.
-        Encoding::Gbk => (Box::new(Gb18030Reader::new(raw)), Encoding::Gbk, false),
-        // Standard input cannot be read twice: judge by what the first read
-        // brings (up to 1 MiB; waiting for more could wait for ever on a
-        // pipe that stays open), and check the rest as it comes.
-        Encoding::Auto => {
-            let mut head = vec![0; SNIFF];
-            let mut raw = raw;
-            let read = raw
-                .read(&mut head)
-                .map_err(|err| usage!("cannot read {name}: {err}"))?;
-            head.truncate(read);
-            // Not at the end of the stream (unknown): a character cut in two
-            // at the end of this read does not count against UTF-8.
-            let utf8 = starts_as_utf8(&head, read > 0);
-            let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(raw));
-            if utf8 {
-                (whole, Encoding::Utf8, true)
+    let streamed = !regular;
+    Ok(match config.encoding {
+        Encoding::Auto if regular => {
+            let path = config.path.as_deref().expect("a regular file has a path");
+            let whole = File::open(path).map_err(|err| usage!("cannot read {name}: {err}"))?;
+            // Judged as a whole, the file needs no second check row by row.
+            if is_utf8(whole).map_err(|err| usage!("cannot read {name}: {err}"))? {
+                (raw, Encoding::Utf8, false, streamed)
             } else {
-                (Box::new(Gb18030Reader::new(whole)), Encoding::Gbk, false)
+                (
+                    Box::new(Gb18030Reader::new(raw)),
+                    Encoding::Gbk,
+                    false,
+                    streamed,
+                )
             }
         }
+        Encoding::Auto => {
+            let told = format!(
+                "tenure: {name} is not UTF-8: reading it as GBK/GB18030 (--encoding to choose)"
+            );
+            let tell = Box::new(move || eprintln!("{told}"));
+            (
+                Box::new(AutoReader::new(raw, tell)),
+                Encoding::Auto,
+                true,
+                streamed,
+            )
+        }
+        Encoding::Utf8 => (raw, Encoding::Utf8, true, streamed),
+        // The decoder itself fails on bytes that are not GB18030.
+        Encoding::Gbk => (
+            Box::new(Gb18030Reader::new(raw)),
+            Encoding::Gbk,
+            false,
+            streamed,
+        ),
     })
 }
 
@@ -385,18 +427,6 @@ fn is_utf8(mut source: impl Read) -> io::Result<bool> {
             }
             Err(_) => return Ok(false),
         }
-    }
-}
-
-/// The most of standard input `--encoding auto` looks at.
-const SNIFF: usize = 1 << 20;
-
-/// Whether `head` is UTF-8; when it was cut from a longer stream
-/// (`truncated`), a character cut in two at its end does not count against.
-fn starts_as_utf8(head: &[u8], truncated: bool) -> bool {
-    match std::str::from_utf8(head) {
-        Ok(_) => true,
-        Err(err) => truncated && err.error_len().is_none(),
     }
 }
 

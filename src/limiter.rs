@@ -63,6 +63,8 @@ struct Turn {
     slowdown: f64,
     /// When the last 10011 arrived, or the last recovery step was taken.
     calm_since: Instant,
+    /// When the rate was last halved.
+    last_halved: Option<Instant>,
 }
 
 impl Limiter {
@@ -86,6 +88,7 @@ impl Limiter {
                 qps,
                 slowdown: 1.0,
                 calm_since: Instant::now(),
+                last_halved: None,
             }),
         }
     }
@@ -124,8 +127,12 @@ impl Limiter {
     pub fn slow_down(&self) {
         let mut turn = self.turn.lock().expect("limiter lock is never poisoned");
         let now = Instant::now();
-        if turn.slowdown <= 1.0 || now.duration_since(turn.calm_since) >= Duration::from_secs(1) {
+        let halved_long_ago = turn
+            .last_halved
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1));
+        if halved_long_ago {
             turn.slowdown = (turn.slowdown * 2.0).min(MAX_SLOWDOWN);
+            turn.last_halved = Some(now);
         }
         turn.calm_since = now;
     }
@@ -233,8 +240,14 @@ mod tests {
             2.0,
             "a burst of 10011s halves the rate once"
         );
+        // A steady stream of 10011s, each too soon to halve again by
+        // itself, still halves once a second.
         for _ in 0..10 {
-            limiter.turn.lock().expect("not poisoned").calm_since -= Duration::from_secs(1);
+            let mut turn = limiter.turn.lock().expect("not poisoned");
+            let halved = turn.last_halved.expect("halved above");
+            turn.last_halved = Some(halved - Duration::from_secs(1));
+            turn.calm_since = Instant::now();
+            drop(turn);
             limiter.slow_down();
         }
         assert_eq!(limiter.slowdown(), MAX_SLOWDOWN);

@@ -1,5 +1,10 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    tenure::run(tenure::cli::Args::parse()).into()
+    let args = tenure::cli::Args::parse();
+    // A bug is exit 1 like any internal error (the panic message is printed
+    // by the default hook), not Rust's 101.
+    std::panic::catch_unwind(|| tenure::run(args))
+        .unwrap_or(tenure::exit::Exit::Internal)
+        .into()
 }

@@ -179,6 +179,17 @@ impl Output {
             .map_err(write_error)
     }
 
+    /// Hands what was written so far to standard output; files wait for
+    /// their commit.
+    pub fn flush_stdout(&mut self) -> Result<(), Error> {
+        if matches!(self.target, Target::Stdout) {
+            self.writer
+                .flush()
+                .map_err(|err| anyhow::anyhow!("writing the output: {err}"))?;
+        }
+        Ok(())
+    }
+
     fn write_record(&mut self, row: &ByteRecord) -> Result<(), Error> {
         self.writer.write_byte_record(row).map_err(write_error)
     }

@@ -410,6 +410,8 @@ fn write_in_order(
             Ok(batch) => Some(batch),
             Err(TryRecvError::Disconnected) => None,
             Err(TryRecvError::Empty) => {
+                // A consumer on a pipe sees the rows so far now, not at the end.
+                output.flush_stdout()?;
                 window.advance(next);
                 stages.progress.update(&rows, stages.counters.billed());
                 // Caught up: let the jobs' rows gather for a moment rather

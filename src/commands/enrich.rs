@@ -63,13 +63,18 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
             input.name
         ));
     }
-    // Opened now, so that a path it cannot write fails before any request
-    // rather than after the output is in place.
+    // A temporary file beside it now, so that a path it cannot write fails
+    // before any request rather than after the output is in place, and a
+    // run that fails leaves any earlier summary as it was.
     let summary_file = config
         .summary_json
         .as_ref()
         .map(|path| {
-            std::fs::File::create(path)
+            let folder = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => std::path::Path::new("."),
+            };
+            tempfile::NamedTempFile::new_in(folder)
                 .map_err(|err| usage!("cannot write --summary-json {}: {err}", path.display()))
         })
         .transpose()?;
@@ -161,8 +166,11 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
         }
     }
     if let (Some(mut file), Some(path)) = (summary_file, &config.summary_json) {
-        serde_json::to_writer_pretty(&mut file, &summary)
-            .map_err(|err| anyhow::anyhow!("writing --summary-json {}: {err}", path.display()))?;
+        let failed = |err: &dyn std::fmt::Display| {
+            anyhow::anyhow!("writing --summary-json {}: {err}", path.display())
+        };
+        serde_json::to_writer_pretty(&mut file, &summary).map_err(|err| failed(&err))?;
+        file.persist(path).map_err(|err| failed(&err))?;
     }
     Ok(exit)
 }
@@ -186,6 +194,10 @@ fn describe(reason: &Reason) -> String {
 /// over the raw bytes (the CSV structure is ASCII in GBK files too).
 fn count_rows(input: &InputConfig) -> Option<u64> {
     let path = input.path.as_ref()?;
+    // A pipe given as a path cannot be read twice: its rows would be eaten.
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(input.delimiter)
         .has_headers(input.has_headers)
