@@ -236,17 +236,30 @@ struct Counted<R> {
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let read = self.inner.read(buf)?;
-        let chunk = &buf[..read];
-        // The last byte that is not a line break, then the newline after it.
-        if let Some(last) = chunk.iter().rposition(|&b| b != b'\n' && b != b'\r')
-            && let Some(newline) = chunk[last..].iter().position(|&b| b == b'\n')
-        {
-            let end = self.delivered + (last + newline + 1) as u64;
-            self.lines_end.store(end, Ordering::Relaxed);
+        if let Some(end) = last_line_end(&buf[..read]) {
+            self.lines_end
+                .store(self.delivered + end as u64, Ordering::Relaxed);
         }
         self.delivered += read as u64;
         Ok(read)
     }
+}
+
+/// Just past the last newline in `chunk` that ends a line with something on
+/// it (blank lines, which the parser skips only later, do not count).
+fn last_line_end(chunk: &[u8]) -> Option<usize> {
+    let mut end = chunk.len();
+    while let Some(newline) = chunk[..end].iter().rposition(|&b| b == b'\n') {
+        let before = &chunk[..newline];
+        let before = before.strip_suffix(b"\r").unwrap_or(before);
+        match before.last() {
+            // A blank line: look further back.
+            Some(b'\n') => end = newline,
+            // Content before it, or the line began in an earlier chunk.
+            _ => return Some(newline + 1),
+        }
+    }
+    None
 }
 
 impl Input {
@@ -525,5 +538,19 @@ fn find_column(
                     )
                 })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_line_end_skips_blank_lines_and_partial_lines() {
+        assert_eq!(last_line_end(b"a\nbc"), Some(2), "a partial line after");
+        assert_eq!(last_line_end(b"a\r\n\r\n\r\n"), Some(3), "blank CRLF lines");
+        assert_eq!(last_line_end(b"a\n\n\n\nb\n"), Some(7));
+        assert_eq!(last_line_end(b"\n"), Some(1), "the line began earlier");
+        assert_eq!(last_line_end(b"no newline"), None);
     }
 }
