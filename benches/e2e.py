@@ -141,6 +141,12 @@ def main():
             _, wall, cpu, rss = enrich(sandbox, invalid, invalid + ".out", "--no-cache")
             row(f"only invalid numbers, {size:,} rows", size, wall, cpu, rss, "", "", "",
                 f"{wall / floor_wall:.1f}x the floor")
+            # The same through standard input, which is read on its own thread.
+            env = dict(os.environ, JUHE_KEY="sandbox-key")
+            _, wall, cpu, rss = timed(["sh", "-c", f'exec "{TENURE}" enrich - -o "{invalid}.out" '
+                                       f'--endpoint {sandbox.url} -q --no-cache < "{invalid}"'], env)
+            row(f"only invalid numbers on stdin, {size:,} rows", size, wall, cpu, rss, "", "", "",
+                f"{wall / floor_wall:.1f}x the floor")
         for name in os.listdir(work):
             if name.startswith(f"cached{size}") or name.startswith(f"invalid{size}"):
                 os.remove(os.path.join(work, name))
