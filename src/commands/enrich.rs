@@ -3,7 +3,9 @@
 //! place (exit 0 or 3), or nothing at the output path (exit 4, 130).
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::time::Instant;
+use tempfile::NamedTempFile;
 
 use crate::client::Client;
 use crate::config::{Cache, EnrichConfig, Target};
@@ -63,20 +65,10 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
             input.name
         ));
     }
-    // A temporary file beside it now, so that a path it cannot write fails
-    // before any request rather than after the output is in place, and a
-    // run that fails leaves any earlier summary as it was.
     let summary_file = config
         .summary_json
-        .as_ref()
-        .map(|path| {
-            let folder = match path.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => parent,
-                _ => std::path::Path::new("."),
-            };
-            tempfile::NamedTempFile::new_in(folder)
-                .map_err(|err| usage!("cannot write --summary-json {}: {err}", path.display()))
-        })
+        .as_deref()
+        .map(summary_file)
         .transpose()?;
     let mut output = Output::create(config.output.as_deref(), config.input.delimiter, config.bom)?;
     if let Some(headers) = &input.headers {
@@ -117,21 +109,6 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
     closed?;
 
     let reason = stop.reason();
-    let resume = match &config.cache {
-        Cache::File(path) => format!(
-            "the answers so far are kept in {}: rerun the same command to resume without paying for them again",
-            path.display()
-        ),
-        Cache::Temporary if config.output.is_none() => {
-            "no store was kept (output to stdout without --cache): a rerun pays again".to_owned()
-        }
-        Cache::Temporary => "no store was kept (--no-cache): a rerun pays again".to_owned(),
-    };
-    let withdrawn = if config.output.is_some() {
-        "nothing was written at the output path"
-    } else {
-        "the rows already on standard output are incomplete and cannot be withdrawn"
-    };
     let exit = match &reason {
         None => {
             output.commit()?;
@@ -143,13 +120,12 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
         }
         Some(reason) => {
             output.discard();
-            let exit = match reason {
+            eprintln!("tenure: {}; {}", describe(reason), aftermath(&config));
+            match reason {
                 Reason::Interrupted => Exit::Interrupted,
                 Reason::Fatal(_) | Reason::LooksDown { .. } => Exit::Stopped,
                 Reason::Failed => Exit::Internal,
-            };
-            eprintln!("tenure: {}; {withdrawn}; {resume}", describe(reason));
-            exit
+            }
         }
     };
 
@@ -165,14 +141,51 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
             );
         }
     }
-    if let (Some(mut file), Some(path)) = (summary_file, &config.summary_json) {
-        let failed = |err: &dyn std::fmt::Display| {
-            anyhow::anyhow!("writing --summary-json {}: {err}", path.display())
-        };
-        serde_json::to_writer_pretty(&mut file, &summary).map_err(|err| failed(&err))?;
-        file.persist(path).map_err(|err| failed(&err))?;
+    if let (Some(file), Some(path)) = (summary_file, &config.summary_json) {
+        write_summary(file, path, &summary)?;
     }
     Ok(exit)
+}
+
+/// What a stopped run leaves behind, and how to go on.
+fn aftermath(config: &EnrichConfig) -> String {
+    let output = if config.output.is_some() {
+        "nothing was written at the output path"
+    } else {
+        "the rows already on standard output are incomplete and cannot be withdrawn"
+    };
+    let store = match &config.cache {
+        Cache::File(path) => format!(
+            "the answers so far are kept in {}: rerun the same command to resume without paying for them again",
+            path.display()
+        ),
+        Cache::Temporary if config.output.is_none() => {
+            "no store was kept (output to stdout without --cache): a rerun pays again".to_owned()
+        }
+        Cache::Temporary => "no store was kept (--no-cache): a rerun pays again".to_owned(),
+    };
+    format!("{output}; {store}")
+}
+
+/// A temporary file beside `path`, made before the run: a path that cannot
+/// be written fails before any request rather than after the output is in
+/// place, and a run that fails leaves an earlier summary as it was.
+fn summary_file(path: &Path) -> Result<NamedTempFile, Error> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    NamedTempFile::new_in(folder)
+        .map_err(|err| usage!("cannot write --summary-json {}: {err}", path.display()))
+}
+
+fn write_summary(mut file: NamedTempFile, path: &Path, summary: &Summary) -> Result<(), Error> {
+    let failed = |err: &dyn std::fmt::Display| {
+        anyhow::anyhow!("writing --summary-json {}: {err}", path.display())
+    };
+    serde_json::to_writer_pretty(&mut file, summary).map_err(|err| failed(&err))?;
+    file.persist(path).map_err(|err| failed(&err))?;
+    Ok(())
 }
 
 fn describe(reason: &Reason) -> String {
