@@ -113,8 +113,10 @@ to `,`, and to a tab for files ending in .tsv."
         value_name = "ENC",
         default_value = "auto",
         long_help = "The input's text encoding: `utf-8`, `gbk` (read as GB18030, which \
-Excel on a Chinese Windows writes), or `auto`: UTF-8 when the bytes are valid UTF-8, \
-GB18030 otherwise. The output is always UTF-8."
+Excel on a Chinese Windows writes), or `auto`: UTF-8 when the file's bytes are valid \
+UTF-8, GB18030 otherwise (standard input and pipes, which cannot be read twice, are \
+judged at their first non-ASCII byte). The output is always UTF-8; bytes that are \
+neither stop the run with the line they are on."
     )]
     pub encoding: String,
 }
