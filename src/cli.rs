@@ -140,7 +140,9 @@ queryEncry). The key travels in the POST body, never in the URL."
         conflicts_with = "endpoint",
         long_help = "Run against the built-in simulator of the API, started in-process on \
 loopback with its own key and openid. No key and no network needed; every answer is \
-simulated, and the summary says so."
+simulated, and the summary says so. The simulator counts requests per number (that is \
+how tests prove nothing was paid twice), so its memory grows with the numbers asked: it \
+is for trying the tool; measure large files against `tenure sandbox` in its own process."
     )]
     pub sandbox: bool,
 
