@@ -64,7 +64,7 @@ pub enum Encoding {
 }
 
 /// Header names taken for the number column, compared without case.
-const NUMBER_HEADERS: [&str; 12] = [
+pub const NUMBER_HEADERS: [&str; 12] = [
     "mobile",
     "phone",
     "tel",

@@ -116,10 +116,7 @@ impl Output {
                 ));
             }
             Some(path) => {
-                let folder = match path.parent() {
-                    Some(parent) if !parent.as_os_str().is_empty() => parent,
-                    _ => Path::new("."),
-                };
+                let folder = folder_of(path);
                 let name = path
                     .file_name()
                     .ok_or_else(|| usage!("the output {} is not a file name", path.display()))?;
@@ -228,6 +225,15 @@ impl Output {
     pub fn discard(self) {
         crate::stop::set_partial_output(None);
         drop(self);
+    }
+}
+
+/// The folder a file is in (`.` for a bare name): where its temporary
+/// sibling goes, so that the rename into place stays on one filesystem.
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
     }
 }
 

@@ -51,10 +51,6 @@ impl Counters {
         }
     }
 
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-
     pub fn billed(&self) -> u64 {
         self.billed.load(Ordering::Relaxed)
     }

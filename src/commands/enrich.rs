@@ -13,7 +13,7 @@ use crate::crypto::Cipher;
 use crate::exit::{Error, Exit};
 use crate::input::{Encoding, Input, InputConfig};
 use crate::limiter::Limiter;
-use crate::output::Output;
+use crate::output::{self, Output};
 use crate::pipeline::{self, Stages};
 use crate::progress::Progress;
 use crate::sandbox::{Sandbox, SandboxConfig};
@@ -171,11 +171,7 @@ fn aftermath(config: &EnrichConfig) -> String {
 /// be written fails before any request rather than after the output is in
 /// place, and a run that fails leaves an earlier summary as it was.
 fn summary_file(path: &Path) -> Result<NamedTempFile, Error> {
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    NamedTempFile::new_in(folder)
+    NamedTempFile::new_in(output::folder_of(path))
         .map_err(|err| usage!("cannot write --summary-json {}: {err}", path.display()))
 }
 

@@ -3,7 +3,9 @@
 
 #![allow(dead_code)] // each test module uses its own subset
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use assert_cmd::Command;
 use tenure::sandbox::{DEFAULT_KEY, Sandbox, SandboxConfig};
@@ -22,26 +24,60 @@ pub fn tenure() -> Command {
 }
 
 /// `tenure enrich INPUT -o OUTPUT --endpoint SANDBOX` with the sandbox key,
-/// quick backoffs, and `extra` flags.
+/// quick backoffs, `--qps 1000`, and `extra` flags (a flag given again in
+/// `extra` takes the later value).
 pub fn enrich(sandbox: &Sandbox, input: &Path, output: &Path, extra: &[&str]) -> Command {
     let mut command = tenure();
     command
         .env("JUHE_KEY", DEFAULT_KEY)
-        .arg("enrich")
-        .arg(input)
-        .arg("-o")
-        .arg(output)
-        .args(["--endpoint", &sandbox.url()])
-        .args([
-            "--backoff-base",
-            "1ms",
-            "--backoff-cap",
-            "5ms",
-            "--qps",
-            "1000",
-        ])
-        .args(extra);
+        .args(enrich_args(&sandbox.url(), input, output, extra));
     command
+}
+
+/// The same run as [`enrich`], as a `std::process::Command` that can be
+/// spawned, signalled and killed; standard output and error are piped.
+pub fn enrich_process(
+    url: &str,
+    input: &Path,
+    output: &Path,
+    extra: &[&str],
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"));
+    command
+        .env_remove("JUHE_OPENID")
+        .env("JUHE_KEY", DEFAULT_KEY)
+        .args(enrich_args(url, input, output, extra))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn enrich_args(url: &str, input: &Path, output: &Path, extra: &[&str]) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["enrich".into(), input.into(), "-o".into(), output.into()];
+    let flags = [
+        "--endpoint",
+        url,
+        "--backoff-base",
+        "1ms",
+        "--backoff-cap",
+        "5ms",
+    ];
+    let qps = ["--qps", "1000"];
+    args.extend(flags.iter().chain(&qps).chain(extra).map(OsString::from));
+    args
+}
+
+/// `count` distinct valid numbers that the sandbox answers with a tenure
+/// (billed, never 224801), so that a success row and the bill are exact.
+pub fn answered_numbers(count: usize) -> Vec<String> {
+    let numbers: Vec<String> = distinct_numbers(count * 2)
+        .into_iter()
+        .filter(|n| tenure::sandbox::answer_for(n).is_ok())
+        .take(count)
+        .collect();
+    assert_eq!(numbers.len(), count, "enough numbers with a tenure");
+    numbers
 }
 
 /// Writes `content` to `name` in `dir`.

@@ -55,18 +55,6 @@ fn declined_fields(code: i64) -> Vec<String> {
     fields
 }
 
-/// `count` distinct valid numbers that the sandbox answers with a tenure
-/// (not 224801), so a success row can be predicted exactly.
-fn answered_numbers(count: usize) -> Vec<String> {
-    let numbers: Vec<String> = distinct_numbers(count * 2)
-        .into_iter()
-        .filter(|n| answer_for(n).is_ok())
-        .take(count)
-        .collect();
-    assert_eq!(numbers.len(), count, "enough numbers with a tenure");
-    numbers
-}
-
 /// A sandbox configuration with these scripts (`NUMBER=STEP,...`).
 fn scripted(scripts: &[String]) -> SandboxConfig {
     let scripts: HashMap<String, Script> = scripts

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tenure::number;
 use tenure::output::COLUMNS;
-use tenure::sandbox::{DEFAULT_KEY, Sandbox, SandboxConfig, Stats, answer_for};
+use tenure::sandbox::{Sandbox, SandboxConfig, Stats, answer_for};
 use tenure::store::Store;
 
 use crate::common::*;
@@ -924,22 +924,19 @@ fn check_counts_what_the_store_already_holds() {
 // ------------------------------------------------------------- interruption
 
 fn spawn_enrich(sandbox: &Sandbox, input: &Path, output: &Path, store: &Path) -> Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_tenure"))
-        .env_remove("JUHE_OPENID")
-        .env("JUHE_KEY", DEFAULT_KEY)
-        .arg("enrich")
-        .arg(input)
-        .arg("-o")
-        .arg(output)
-        .arg("--cache")
-        .arg(store)
-        .args(["--endpoint", &sandbox.url()])
-        .args(["--qps", "20", "--concurrency", "4"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let store = store.to_str().expect("temporary paths are UTF-8");
+    let flags = ["--cache", store, "--qps", "20", "--concurrency", "4"];
+    enrich_process(&sandbox.url(), input, output, &flags)
         .spawn()
         .expect("the tenure binary starts")
+}
+
+/// `enrich - -o OUTPUT` at `--qps QPS` with standard input piped, for the
+/// test to write (and hold open).
+fn spawn_on_stdin(sandbox: &Sandbox, output: &Path, qps: &str) -> std::io::Result<Child> {
+    enrich_process(&sandbox.url(), Path::new("-"), output, &["--qps", qps])
+        .stdin(Stdio::piped())
+        .spawn()
 }
 
 fn signal(child: &Child, name: &str) {
@@ -1178,17 +1175,7 @@ fn a_fatal_stop_is_heard_while_stdin_stays_open() {
     });
     let dir = tempdir();
     let output = dir.path().join("out.csv");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"))
-        .env_remove("JUHE_OPENID")
-        .env("JUHE_KEY", DEFAULT_KEY)
-        .args(["enrich", "-", "-o"])
-        .arg(&output)
-        .args(["--endpoint", &sandbox.url(), "--qps", "100"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the tenure binary starts");
+    let mut child = spawn_on_stdin(&sandbox, &output, "100").expect("the tenure binary starts");
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let mut text = String::from("mobile\n");
     for number in distinct_numbers(20) {
@@ -1255,17 +1242,7 @@ fn gbk_on_stdin_after_an_ascii_header_is_read_as_gbk() {
     let sandbox = sandbox(SandboxConfig::default());
     let dir = tempdir();
     let out = dir.path().join("out.csv");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"))
-        .env_remove("JUHE_OPENID")
-        .env("JUHE_KEY", DEFAULT_KEY)
-        .args(["enrich", "-", "-o"])
-        .arg(&out)
-        .args(["--endpoint", &sandbox.url(), "--qps", "1000"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the tenure binary starts");
+    let mut child = spawn_on_stdin(&sandbox, &out, "1000").expect("the tenure binary starts");
     let mut stdin = child.stdin.take().expect("stdin is piped");
     stdin
         .write_all(b"mobile,name\n")
@@ -1292,17 +1269,7 @@ fn a_complete_row_is_not_held_back_by_a_partial_one() {
     let sandbox = sandbox(SandboxConfig::default());
     let dir = tempdir();
     let out = dir.path().join("out.csv");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"))
-        .env_remove("JUHE_OPENID")
-        .env("JUHE_KEY", DEFAULT_KEY)
-        .args(["enrich", "-", "-o"])
-        .arg(&out)
-        .args(["--endpoint", &sandbox.url(), "--qps", "1000"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the tenure binary starts");
+    let mut child = spawn_on_stdin(&sandbox, &out, "1000").expect("the tenure binary starts");
     let mut stdin = child.stdin.take().expect("stdin is piped");
     stdin
         .write_all(b"mobile\r\n13800138000\r\n\r\n\r\n1390013")

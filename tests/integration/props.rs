@@ -132,20 +132,7 @@ proptest! {
 
 /// Header names the tool would take for the number column; other headers
 /// avoid them so that `mobile` is the one it picks.
-const NUMBER_HEADERS: [&str; 12] = [
-    "mobile",
-    "phone",
-    "tel",
-    "手机号",
-    "手机号码",
-    "手机",
-    "电话",
-    "号码",
-    "mobile_phone",
-    "phone_number",
-    "cellphone",
-    "电话号码",
-];
+use tenure::input::NUMBER_HEADERS;
 
 fn field() -> impl Strategy<Value = String> {
     prop_oneof![

@@ -11,10 +11,10 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use tenure::sandbox::{self, DEFAULT_KEY, NumberStats, Sandbox, SandboxConfig, Stats, answer_for};
+use tenure::sandbox::{self, NumberStats, Sandbox, SandboxConfig, Stats, answer_for};
 
 use crate::common::*;
 
@@ -81,18 +81,6 @@ fn assert_enriched(output: &Path, numbers: &[String]) {
     }
 }
 
-/// `count` distinct numbers that the sandbox answers with a tenure (billed),
-/// so that "billed" and "asked" are the same count.
-fn billable_numbers(count: usize) -> Vec<String> {
-    let numbers: Vec<String> = distinct_numbers(count * 2)
-        .into_iter()
-        .filter(|n| answer_for(n).is_ok())
-        .take(count)
-        .collect();
-    assert_eq!(numbers.len(), count, "enough candidates have a record");
-    numbers
-}
-
 /// Per-number billed counts of one sandbox's stats.
 fn billed_by_number(stats: &Stats) -> BTreeMap<String, u64> {
     stats
@@ -118,40 +106,6 @@ fn sandbox_on(addr: SocketAddr, config: SandboxConfig) -> Sandbox {
             Err(err) => panic!("cannot rebind the sandbox on {addr}: {err}"),
         }
     }
-}
-
-/// The same command as `enrich()` builds, as a `std::process::Command` that
-/// can be spawned and killed, and with its own `--qps` (clap refuses a flag
-/// given twice, so the helper's `--qps 1000` cannot be overridden).
-fn spawnable(
-    url: &str,
-    input: &Path,
-    output: &Path,
-    qps: &str,
-    extra: &[&str],
-) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"));
-    command
-        .env_remove("JUHE_OPENID")
-        .env("JUHE_KEY", DEFAULT_KEY)
-        .arg("enrich")
-        .arg(input)
-        .arg("-o")
-        .arg(output)
-        .args(["--endpoint", url])
-        .args([
-            "--backoff-base",
-            "1ms",
-            "--backoff-cap",
-            "5ms",
-            "--qps",
-            qps,
-        ])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    command
 }
 
 /// Waits for a spawned run, failing the test instead of hanging; returns its
@@ -196,7 +150,7 @@ fn cache_arg(path: &Path) -> &str {
 #[test]
 fn duplicates_in_a_shuffled_file_are_billed_once() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let distinct = billable_numbers(1_000);
+    let distinct = answered_numbers(1_000);
     let mut numbers: Vec<String> = distinct
         .iter()
         .flat_map(|n| std::iter::repeat_n(n.clone(), 5))
@@ -241,7 +195,7 @@ fn duplicates_in_a_shuffled_file_are_billed_once() {
 #[test]
 fn a_run_killed_with_sigkill_resumes_without_paying_twice() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let numbers = billable_numbers(400);
+    let numbers = answered_numbers(400);
     let input = numbers_csv(dir.path(), "in.csv", &numbers);
     let output = dir.path().join("out.csv");
     // 20 ms per answer and 200 requests a second: about 2 s for the file, so
@@ -251,7 +205,14 @@ fn a_run_killed_with_sigkill_resumes_without_paying_twice() {
         ..Default::default()
     });
     let url = sandbox.url();
-    let command = || spawnable(&url, &input, &output, "200", &["--concurrency", "8"]);
+    let command = || {
+        enrich_process(
+            &url,
+            &input,
+            &output,
+            &["--qps", "200", "--concurrency", "8"],
+        )
+    };
 
     let mut child = command().spawn().expect("tenure starts");
     let started = Instant::now();
@@ -326,7 +287,7 @@ fn sandbox_for_reference() -> Sandbox {
 #[test]
 fn a_run_stopped_by_the_quota_resumes_without_paying_twice() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let numbers = billable_numbers(400);
+    let numbers = answered_numbers(400);
     let input = numbers_csv(dir.path(), "in.csv", &numbers);
     let output = dir.path().join("out.csv");
     let limited = sandbox(SandboxConfig {
@@ -387,7 +348,7 @@ fn a_run_stopped_by_the_quota_resumes_without_paying_twice() {
 #[test]
 fn a_rerun_reuses_answers_until_they_are_too_old() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let numbers = billable_numbers(50);
+    let numbers = answered_numbers(50);
     let input = numbers_csv(dir.path(), "in.csv", &numbers);
     let output = dir.path().join("out.csv");
     let summary = dir.path().join("summary.json");
@@ -455,7 +416,7 @@ fn the_store_is_private_and_holds_no_secret() {
     const KEY: &str = "distinct-key-XYZ123";
     const OPENID: &str = "distinct-openid-QRS789";
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let numbers = billable_numbers(20);
+    let numbers = answered_numbers(20);
     let input = numbers_csv(dir.path(), "in.csv", &numbers);
     let output = dir.path().join("out.csv");
     let store = dir.path().join("answers.sqlite");
@@ -525,7 +486,7 @@ fn the_store_is_private_and_holds_no_secret() {
 #[test]
 fn a_bad_store_stops_before_sending_anything() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let numbers = billable_numbers(20);
+    let numbers = answered_numbers(20);
     let input = numbers_csv(dir.path(), "in.csv", &numbers);
     let sandbox = sandbox(SandboxConfig::default());
 
@@ -610,7 +571,7 @@ fn a_bad_store_stops_before_sending_anything() {
 #[test]
 fn two_runs_can_share_one_store_at_once() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let numbers = billable_numbers(301);
+    let numbers = answered_numbers(301);
     let (seed, numbers) = numbers.split_first().expect("301 numbers");
     let input = numbers_csv(dir.path(), "in.csv", numbers);
     let store = dir.path().join("shared.sqlite");
@@ -632,10 +593,10 @@ fn two_runs_can_share_one_store_at_once() {
     let url = sandbox.url();
     let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
     let extra = ["--concurrency", "4", "--cache", cache_arg(&store)];
-    let first = spawnable(&url, &input, &a, "1000", &extra)
+    let first = enrich_process(&url, &input, &a, &extra)
         .spawn()
         .expect("tenure starts");
-    let second = spawnable(&url, &input, &b, "1000", &extra)
+    let second = enrich_process(&url, &input, &b, &extra)
         .spawn()
         .expect("tenure starts");
     let (code_a, stderr_a) = finish(first);
@@ -680,7 +641,7 @@ fn two_runs_can_share_one_store_at_once() {
 #[test]
 fn two_runs_creating_one_store_at_once_both_finish() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let numbers = billable_numbers(5);
+    let numbers = answered_numbers(5);
     let input = numbers_csv(dir.path(), "in.csv", &numbers);
     let sandbox = sandbox(SandboxConfig::default());
     let url = sandbox.url();
@@ -690,7 +651,7 @@ fn two_runs_creating_one_store_at_once_both_finish() {
         let runs: Vec<(PathBuf, Child)> = (0..3)
             .map(|run| {
                 let output = dir.path().join(format!("out-{round}-{run}.csv"));
-                let child = spawnable(&url, &input, &output, "1000", &extra)
+                let child = enrich_process(&url, &input, &output, &extra)
                     .spawn()
                     .expect("tenure starts");
                 (output, child)
