@@ -61,13 +61,41 @@ pub struct Tenure {
 /// A final answer for a number: the only kind of outcome the store keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
+    /// A billed success: the tenure and where.
     Tenure(Tenure),
     /// A row answer (224801, 224804, 224808, any unknown service code): the
-    /// API's code and reason, final for that number.
-    Declined {
-        code: String,
-        reason: String,
-    },
+    /// API's code and reason, final for that number, free.
+    Declined { code: i64, reason: String },
+    /// `error_code` 0, so billed, but no tenure code in the result: final,
+    /// since asking again would pay again. Written as `bad_response`.
+    BilledWithoutCode { reason: String },
+}
+
+impl Answer {
+    /// Whether the API billed this answer (its `error_code` was 0).
+    pub fn is_billed(&self) -> bool {
+        match self {
+            Answer::Tenure(_) | Answer::BilledWithoutCode { .. } => true,
+            Answer::Declined { .. } => false,
+        }
+    }
+
+    /// The tenure, for a success.
+    pub fn tenure(&self) -> Option<&Tenure> {
+        match self {
+            Answer::Tenure(tenure) => Some(tenure),
+            _ => None,
+        }
+    }
+}
+
+/// A final answer as it arrived: the answer, and the encrypted endpoint's
+/// `orderid` (the vendor's serial number of a billed query), which is not
+/// part of the answer's identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub answer: Answer,
+    pub orderid: Option<String>,
 }
 
 /// Why a request gave no final answer.
@@ -92,23 +120,23 @@ pub enum FailureKind {
     BadResponse,
 }
 
-impl FailureKind {
-    /// The `error_code` column: the API's code, or `timeout`, `network`,
-    /// `http_<status>`, `bad_response`.
-    pub fn code(self) -> String {
+/// The `error_code` column: the API's code, or `timeout`, `network`,
+/// `http_<status>`, `bad_response`.
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FailureKind::Api(code) => code.to_string(),
-            FailureKind::Timeout => "timeout".to_owned(),
-            FailureKind::Network => "network".to_owned(),
-            FailureKind::Http(status) => format!("http_{status}"),
-            FailureKind::BadResponse => "bad_response".to_owned(),
+            FailureKind::Api(code) => write!(f, "{code}"),
+            FailureKind::Timeout => f.write_str("timeout"),
+            FailureKind::Network => f.write_str("network"),
+            FailureKind::Http(status) => write!(f, "http_{status}"),
+            FailureKind::BadResponse => f.write_str(BILLED_WITHOUT_CODE),
         }
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.kind.code())
+        write!(f, "{} ({})", self.message, self.kind)
     }
 }
 
@@ -116,7 +144,7 @@ impl fmt::Display for Failure {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Final for the number: write it, store it, never ask again.
-    Final(Answer),
+    Final(Reply),
     /// Transient: ask again after a backoff.
     Retry(Failure),
     /// `10011`: ask again, and lower the request rate for a while.
@@ -126,9 +154,14 @@ pub enum Verdict {
     Fatal(Failure),
 }
 
-/// The `error_code` column of an answer the API billed (error_code 0) but
-/// sent without a tenure code: final, since asking again would pay again.
+/// The `error_code` column of a body that is not the API's envelope, and of
+/// an answer the API billed (error_code 0) but sent without a tenure code.
 pub const BILLED_WITHOUT_CODE: &str = "bad_response";
+
+/// System-level error codes (the document: a leading 1 is system level, in
+/// its five-digit table and its six-digit format). No number escapes them:
+/// key, openid, IP, quota, maintenance.
+const SYSTEM_LEVEL: [std::ops::RangeInclusive<i64>; 2] = [10_000..=19_999, 100_000..=199_999];
 
 /// Classifies an HTTP answer: its status and its body.
 pub fn classify_response(status: u16, body: &[u8]) -> Verdict {
@@ -170,21 +203,24 @@ fn classify_body(body: &[u8]) -> Verdict {
         kind: FailureKind::Api(code),
         message: envelope.reason.clone(),
     };
+    let reply = |answer| Reply {
+        answer,
+        orderid: envelope.text("orderid").filter(|id| !id.is_empty()),
+    };
     match code {
-        0 => Verdict::Final(envelope.tenure().unwrap_or_else(|| Answer::Declined {
-            // Billed, yet no tenure code: asking again would pay again.
-            code: BILLED_WITHOUT_CODE.to_owned(),
-            reason: "the API reported success without a tenure code".to_owned(),
-        })),
+        0 => Verdict::Final(reply(envelope.tenure().map_or_else(
+            || Answer::BilledWithoutCode {
+                reason: "the API reported success without a tenure code".to_owned(),
+            },
+            Answer::Tenure,
+        ))),
         224805 | 10014 => Verdict::Retry(failure()),
         10011 => Verdict::SlowDown(failure()),
-        // The document's format: a leading 1 is a system-level error, which
-        // no other number would escape (key, openid, IP, quota, maintenance).
-        _ if code.to_string().starts_with('1') => Verdict::Fatal(failure()),
-        _ => Verdict::Final(Answer::Declined {
-            code: code.to_string(),
-            reason: envelope.reason,
-        }),
+        _ if SYSTEM_LEVEL.iter().any(|range| range.contains(&code)) => Verdict::Fatal(failure()),
+        _ => Verdict::Final(reply(Answer::Declined {
+            code,
+            reason: envelope.reason.clone(),
+        })),
     }
 }
 
@@ -219,25 +255,29 @@ impl Envelope {
         })
     }
 
-    fn tenure(&self) -> Option<Answer> {
-        let result = self.result.as_object()?;
-        let text = |name: &str| match result.get(name) {
+    /// A text field of `result`, if `result` is an object that has it.
+    fn text(&self, name: &str) -> Option<String> {
+        match self.result.as_object()?.get(name) {
             Some(Value::String(s)) => Some(s.trim().to_owned()),
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
-        };
-        let code = text("code").filter(|c| !c.is_empty())?;
-        let desc = text("desc")
+        }
+    }
+
+    fn tenure(&self) -> Option<Tenure> {
+        let code = self.text("code").filter(|c| !c.is_empty())?;
+        let desc = self
+            .text("desc")
             .filter(|d| !d.is_empty())
             .or_else(|| tenure_desc(&code).map(str::to_owned))
             .unwrap_or_default();
-        Some(Answer::Tenure(Tenure {
+        Some(Tenure {
             code,
             desc,
-            province: text("province").unwrap_or_default(),
-            city: text("city").unwrap_or_default(),
-            isp: text("isp").unwrap_or_default(),
-        }))
+            province: self.text("province").unwrap_or_default(),
+            city: self.text("city").unwrap_or_default(),
+            isp: self.text("isp").unwrap_or_default(),
+        })
     }
 }
 
@@ -251,8 +291,14 @@ mod tests {
 
     fn class(verdict: &Verdict) -> &'static str {
         match verdict {
-            Verdict::Final(Answer::Tenure(_)) => "success",
-            Verdict::Final(Answer::Declined { .. }) => "row",
+            Verdict::Final(Reply {
+                answer: Answer::Tenure(_),
+                ..
+            }) => "success",
+            Verdict::Final(Reply {
+                answer: Answer::Declined { .. } | Answer::BilledWithoutCode { .. },
+                ..
+            }) => "row",
             Verdict::Retry(_) => "retry",
             Verdict::SlowDown(_) => "slow",
             Verdict::Fatal(_) => "fatal",
@@ -272,11 +318,18 @@ mod tests {
         };
         assert_eq!(
             classify_response(200, query.as_bytes()),
-            Verdict::Final(Answer::Tenure(expected))
+            Verdict::Final(Reply {
+                answer: Answer::Tenure(expected),
+                orderid: None
+            })
         );
         let encry = r#"{"reason":"成功 ","result":{"code":"3","desc":"(24,+)","province":"北京市",
             "city":"北京市","isp":"移动","orderid":"JH248118112011355227447293"},"error_code":0}"#;
-        assert_eq!(class(&classify_response(200, encry.as_bytes())), "success");
+        let Verdict::Final(reply) = classify_response(200, encry.as_bytes()) else {
+            panic!("the encrypted example is a success");
+        };
+        assert!(reply.answer.is_billed());
+        assert_eq!(reply.orderid.as_deref(), Some("JH248118112011355227447293"));
     }
 
     #[test]
@@ -285,14 +338,20 @@ mod tests {
             let body = format!(
                 r#"{{"reason":"成功","result":{{"code":"{code}","province":"","city":"","isp":""}},"error_code":0}}"#
             );
-            let Verdict::Final(Answer::Tenure(tenure)) = classify_response(200, body.as_bytes())
+            let Verdict::Final(Reply {
+                answer: Answer::Tenure(tenure),
+                ..
+            }) = classify_response(200, body.as_bytes())
             else {
                 panic!("code {code} is a success");
             };
             assert_eq!((tenure.code.as_str(), tenure.desc.as_str()), (code, desc));
         }
         let unknown = r#"{"reason":"成功","result":{"code":"7","desc":"新编码"},"error_code":0}"#;
-        let Verdict::Final(Answer::Tenure(tenure)) = classify_response(200, unknown.as_bytes())
+        let Verdict::Final(Reply {
+            answer: Answer::Tenure(tenure),
+            ..
+        }) = classify_response(200, unknown.as_bytes())
         else {
             panic!("an unknown code is still a success");
         };
@@ -325,6 +384,10 @@ mod tests {
             (10020, "fatal"),
             (10021, "fatal"),
             (10099, "fatal"),
+            (100201, "fatal"),
+            (9999, "row"),
+            (200201, "row"),
+            (1, "row"),
             (-1, "row"),
         ];
         for &(code, expected) in table {
@@ -337,16 +400,19 @@ mod tests {
     fn row_answers_and_failures_carry_the_api_reason() {
         assert_eq!(
             classify_response(200, &envelope(224801, "查询无此记录")),
-            Verdict::Final(Answer::Declined {
-                code: "224801".into(),
-                reason: "查询无此记录".into()
+            Verdict::Final(Reply {
+                answer: Answer::Declined {
+                    code: 224801,
+                    reason: "查询无此记录".into()
+                },
+                orderid: None
             })
         );
         let Verdict::Fatal(failure) = classify_response(200, &envelope(10001, "错误的请求KEY"))
         else {
             panic!("10001 is fatal");
         };
-        assert_eq!(failure.kind.code(), "10001");
+        assert_eq!(failure.kind.to_string(), "10001");
         assert_eq!(failure.message, "错误的请求KEY");
     }
 
@@ -398,7 +464,16 @@ mod tests {
     #[test]
     fn a_billed_success_without_a_code_is_final_not_retried() {
         let body = r#"{"reason":"成功","result":null,"error_code":0}"#;
-        assert_eq!(class(&classify_response(200, body.as_bytes())), "row");
+        let Verdict::Final(reply) = classify_response(200, body.as_bytes()) else {
+            panic!("a billed answer is final");
+        };
+        assert!(matches!(reply.answer, Answer::BilledWithoutCode { .. }));
+        assert!(reply.answer.is_billed(), "error_code 0 is billed");
+        let row = classify_response(200, &envelope(224801, "查询无此记录"));
+        let Verdict::Final(row) = row else {
+            panic!("224801 is final");
+        };
+        assert!(!row.answer.is_billed(), "a row answer is free");
     }
 
     #[test]
@@ -411,7 +486,7 @@ mod tests {
             let Verdict::Fatal(failure) = classify_response(status, b"no") else {
                 panic!("HTTP {status} is fatal");
             };
-            assert_eq!(failure.kind.code(), format!("http_{status}"));
+            assert_eq!(failure.kind.to_string(), format!("http_{status}"));
         }
     }
 
@@ -420,10 +495,10 @@ mod tests {
         let Verdict::Retry(timeout) = classify_transport(true, "timed out".into()) else {
             panic!("a timeout is retried");
         };
-        assert_eq!(timeout.kind.code(), "timeout");
+        assert_eq!(timeout.kind.to_string(), "timeout");
         let Verdict::Retry(reset) = classify_transport(false, "reset".into()) else {
             panic!("a reset is retried");
         };
-        assert_eq!(reset.kind.code(), "network");
+        assert_eq!(reset.kind.to_string(), "network");
     }
 }

@@ -1,10 +1,17 @@
 //! The command line as the user types it: clap derive types that mirror
-//! DESIGN §2, with a short and a long help for every flag. No I/O and no
-//! meaning beyond parsing: `config` turns these into a validated `Config`,
-//! and nothing below `config` sees clap.
+//! DESIGN §2, with a short and a long help for every flag. Each value is
+//! typed here, by the parsers in `values` (durations, URLs, delimiters…),
+//! so a bad value is refused by clap with the flag's name. No I/O:
+//! `config` combines the values into a validated `Config`, and nothing
+//! below `config` sees clap.
+
+mod values;
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::input::{ColumnSpec, Encoding};
 
 /// Enrich CSV files of Chinese mobile numbers with their network tenure.
 #[derive(Debug, Parser)]
@@ -88,20 +95,22 @@ pub struct InputArgs {
         short = 'c',
         long,
         value_name = "NAME|N",
+        value_parser = values::column,
         long_help = "The number column, by header name or 1-based index. By default, the \
 first header named like mobile, phone, tel, 手机号, 手机号码, 手机, 电话 or 号码; when none \
 matches, the error lists the headers."
     )]
-    pub column: Option<String>,
+    pub column: Option<ColumnSpec>,
 
     /// The field delimiter (`,`; `\t` for .tsv files).
     #[arg(
         long,
         value_name = "CHAR",
+        value_parser = values::delimiter,
         long_help = "The field delimiter: one ASCII character, or `\\t` for a tab. Defaults \
 to `,`, and to a tab for files ending in .tsv."
     )]
-    pub delimiter: Option<String>,
+    pub delimiter: Option<u8>,
 
     /// The input has no header row; --column is then an index (default 1).
     #[arg(long)]
@@ -112,13 +121,14 @@ to `,`, and to a tab for files ending in .tsv."
         long,
         value_name = "ENC",
         default_value = "auto",
+        value_parser = values::encoding,
         long_help = "The input's text encoding: `utf-8`, `gbk` (read as GB18030, which \
 Excel on a Chinese Windows writes), or `auto`: UTF-8 when the file's bytes are valid \
 UTF-8, GB18030 otherwise (standard input and pipes, which cannot be read twice, are \
 judged at their first non-ASCII byte). The output is always UTF-8; bytes that are \
 neither stop the run with the line they are on."
     )]
-    pub encoding: String,
+    pub encoding: Encoding,
 }
 
 /// Which API answers, and where its answers are kept.
@@ -129,6 +139,7 @@ pub struct SourceArgs {
         long,
         value_name = "URL",
         default_value = "https://v.juhe.cn",
+        value_parser = values::endpoint,
         long_help = "The API base URL; requests go to URL/mobileOnline/query (or \
 queryEncry). The key travels in the POST body, never in the URL."
     )]
@@ -169,13 +180,15 @@ Defaults to OUTPUT.cache.sqlite beside the output; with output `-`, no store unl
         long,
         value_name = "DURATION",
         default_value = "24h",
+        value_parser = values::duration,
         long_help = "Reuse stored answers younger than this, so that tonight's run does not \
 pay again for what last night's asked: `90s`, `30m`, `12h`, `7d`."
     )]
-    pub max_age: String,
+    pub max_age: Duration,
 
     /// The most requests started in any one second.
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub qps: u32,
 }
 
@@ -199,8 +212,9 @@ temporary name in the same folder and renamed into place only when the run ends 
     pub output: PathBuf,
 
     /// The most requests in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    pub concurrency: usize,
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
 
     /// Retries per number for transient failures (224805, 5xx, timeouts…).
     #[arg(
@@ -213,17 +227,17 @@ exponential backoff and full jitter. Each retry waits for the rate limit like an
     )]
     pub retries: u32,
 
-    /// Seconds a request may take.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    pub timeout: f64,
+    /// Seconds a request may take (0.1 to 3600).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = values::timeout)]
+    pub timeout: Duration,
 
     /// The first retry's backoff ceiling; it doubles per retry.
-    #[arg(long, value_name = "DURATION", default_value = "200ms")]
-    pub backoff_base: String,
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = values::backoff)]
+    pub backoff_base: Duration,
 
-    /// The most a single backoff may wait.
-    #[arg(long, value_name = "DURATION", default_value = "10s")]
-    pub backoff_cap: String,
+    /// The most a single backoff may wait (at most 10m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::backoff)]
+    pub backoff_cap: Duration,
 
     /// Keep no store (a rerun will pay again).
     #[arg(long, conflicts_with = "cache")]

@@ -7,12 +7,12 @@
 
 use std::time::Duration;
 
-use crate::api::{self, Answer, Endpoint, Failure, Verdict};
+use crate::api::{self, Endpoint, Failure, Reply, Verdict};
 use crate::crypto::Cipher;
 use crate::limiter::Limiter;
 use crate::number::Number;
 use crate::secret::Secret;
-use crate::stop::{Reason, Stop};
+use crate::stop::Stop;
 
 /// Exponential backoff with full jitter: before retry `n` (from 0), wait a
 /// uniformly random time up to `min(cap, base * 2^n)`.
@@ -37,23 +37,34 @@ impl Backoff {
     }
 }
 
-/// How a number's requests ended.
+/// How many times to ask, and how long to wait between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first request, for transient failures.
+    pub retries: u32,
+    pub backoff: Backoff,
+}
+
+/// How a number's requests ended: a value the caller acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Asked {
     /// A final answer (success or row answer).
-    Answered(Answer),
+    Answered(Reply),
     /// Every attempt failed transiently; the last failure.
     Exhausted(Failure),
-    /// The run stopped before an answer came (fatal, looks down, interrupt).
+    /// A fatal answer: no request can succeed, the run must stop.
+    Fatal(Failure),
+    /// The run stopped before an answer came.
     Abandoned,
 }
 
-/// What happened on the wire, for the summary.
-pub trait Tally: Sync {
-    /// One request was sent.
-    fn request(&self);
-    /// One request was a retry.
-    fn retry(&self);
+/// One request as it went, told to the caller as it happens (for the
+/// counts, and the API's slow-down already applied to the limiter).
+#[derive(Debug)]
+pub struct Attempt<'a> {
+    /// Not the number's first request.
+    pub retry: bool,
+    pub verdict: &'a Verdict,
 }
 
 /// The API client of one run.
@@ -132,39 +143,36 @@ impl Client {
     }
 
     /// Asks until a final answer, at most `1 + retries` requests, each
-    /// after a permit. A fatal answer stops the whole run.
+    /// after a permit, telling `observe` about each. Returns a fatal answer
+    /// to the caller, who decides to stop the run.
     pub fn ask(
         &self,
         number: &Number,
         limiter: &Limiter,
         stop: &Stop,
-        retries: u32,
-        backoff: Backoff,
-        tally: &dyn Tally,
+        policy: RetryPolicy,
+        observe: &mut dyn FnMut(&Attempt),
     ) -> Asked {
         let mut last = None;
-        for attempt in 0..=retries {
-            if attempt > 0 {
-                if !stop.sleep(backoff.delay(attempt - 1)) {
-                    return Asked::Abandoned;
-                }
-                tally.retry();
+        for attempt in 0..=policy.retries {
+            if attempt > 0 && !stop.sleep(policy.backoff.delay(attempt - 1)) {
+                return Asked::Abandoned;
             }
             if limiter.acquire(stop).is_none() {
                 return Asked::Abandoned;
             }
-            tally.request();
-            match self.query(number) {
-                Verdict::Final(answer) => return Asked::Answered(answer),
-                Verdict::Fatal(failure) => {
-                    stop.stop(Reason::Fatal(failure));
-                    return Asked::Abandoned;
-                }
-                Verdict::SlowDown(failure) => {
-                    limiter.slow_down();
-                    last = Some(failure);
-                }
-                Verdict::Retry(failure) => last = Some(failure),
+            let verdict = self.query(number);
+            if matches!(verdict, Verdict::SlowDown(_)) {
+                limiter.slow_down();
+            }
+            observe(&Attempt {
+                retry: attempt > 0,
+                verdict: &verdict,
+            });
+            match verdict {
+                Verdict::Final(reply) => return Asked::Answered(reply),
+                Verdict::Fatal(failure) => return Asked::Fatal(failure),
+                Verdict::SlowDown(failure) | Verdict::Retry(failure) => last = Some(failure),
             }
         }
         Asked::Exhausted(last.expect("at least one attempt ran and failed"))

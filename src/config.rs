@@ -1,15 +1,17 @@
-//! From what the user typed to what a run needs: validated settings with
-//! their meaning, and the secrets loaded. Nothing below this module sees
-//! clap; a flag the user got wrong is named here, in the message.
+//! From what the user typed to what a run needs: the typed flags of `cli`
+//! combined into validated settings with their meaning, and the secrets
+//! loaded. Nothing below this module sees clap; a combination of flags the
+//! user got wrong is named here, in the message (a single bad value is
+//! refused earlier, by clap).
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{CheckArgs, EncryptArgs, EnrichArgs, InputArgs, SandboxArgs, SourceArgs};
-use crate::client::Backoff;
+use crate::client::{Backoff, RetryPolicy};
 use crate::exit::Error;
-use crate::input::{ColumnSpec, Encoding, InputConfig};
+use crate::input::{ColumnSpec, InputConfig};
 use crate::pipeline::Settings;
 use crate::sandbox::{self, SandboxConfig};
 use crate::secret::Secret;
@@ -19,27 +21,23 @@ use crate::usage;
 /// ~200 bytes that is under 2 MiB, and at 200 qps it covers a 40 s stall of
 /// the oldest row (a whole backoff sequence) before the reader waits.
 const WINDOW: usize = 8192;
-/// More worker threads than this only wait on each other.
-const MAX_CONCURRENCY: usize = 1024;
-/// A longer single backoff would look like a hang.
-const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
 /// Which API answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
+pub enum Api {
     /// The built-in simulator, started in-process.
     Sandbox,
     /// A real endpoint: its base URL.
     Remote(String),
 }
 
-impl Target {
+impl Api {
     /// The name under which the store files answers: simulated answers are
     /// never served to a real run.
     pub fn source(&self) -> &str {
         match self {
-            Target::Sandbox => "sandbox",
-            Target::Remote(url) => url,
+            Api::Sandbox => "sandbox",
+            Api::Remote(url) => url,
         }
     }
 }
@@ -60,7 +58,7 @@ pub struct EnrichConfig {
     pub output: Option<PathBuf>,
     /// Start the output with a UTF-8 BOM.
     pub bom: bool,
-    pub target: Target,
+    pub api: Api,
     /// The API key (the sandbox's own with `--sandbox`).
     pub key: Secret,
     /// The openid, present exactly when `--encrypt` is on.
@@ -79,53 +77,10 @@ impl EnrichConfig {
     pub fn from_args(args: EnrichArgs) -> Result<Self, Error> {
         let input = input_config(&args.input)?;
         let output = dash_is_none(&args.output);
-        let target = target(&args.source)?;
-        let (key, openid) = match target {
-            Target::Sandbox => {
-                if args.key_file.is_some() || args.openid_file.is_some() {
-                    eprintln!(
-                        "tenure: warning: --sandbox uses the sandbox's own key and openid; \
-                         --key-file and --openid-file are ignored"
-                    );
-                }
-                (
-                    Secret::new(sandbox::DEFAULT_KEY.to_owned()),
-                    args.source
-                        .encrypt
-                        .then(|| Secret::new(sandbox::DEFAULT_OPENID.to_owned())),
-                )
-            }
-            Target::Remote(_) => {
-                let key = secret("JUHE_KEY", args.key_file.as_deref(), "--key-file")?.ok_or_else(
-                    || {
-                        usage!(
-                            "no API key: set JUHE_KEY or pass --key-file FILE (or try \
-                             --sandbox to run against the built-in simulator with no key)"
-                        )
-                    },
-                )?;
-                let openid = if args.source.encrypt {
-                    Some(openid(args.openid_file.as_deref())?)
-                } else {
-                    None
-                };
-                (key, openid)
-            }
-        };
-        if args.concurrency == 0 {
-            return Err(usage!("--concurrency must be at least 1"));
-        }
-        if !(0.1..=3600.0).contains(&args.timeout) {
-            return Err(usage!(
-                "--timeout must be between 0.1 and 3600 seconds, not {}",
-                args.timeout
-            ));
-        }
-        if args.concurrency > MAX_CONCURRENCY {
-            return Err(usage!(
-                "--concurrency {} is more threads than any quota needs; at most {MAX_CONCURRENCY}",
-                args.concurrency
-            ));
+        let api = api(&args.source);
+        let (key, openid) = secrets(&api, &args)?;
+        if args.backoff_base > args.backoff_cap {
+            return Err(usage!("--backoff-base must not exceed --backoff-cap"));
         }
         let cache = match (&args.source.cache, args.no_cache, &output) {
             (_, true, _) => Cache::Temporary,
@@ -137,31 +92,26 @@ impl EnrichConfig {
             }
             (None, false, None) => Cache::Temporary,
         };
-        let backoff = Backoff {
-            base: duration("--backoff-base", &args.backoff_base)?,
-            cap: duration("--backoff-cap", &args.backoff_cap)?,
-        };
-        if backoff.cap > MAX_BACKOFF || backoff.base > backoff.cap {
-            return Err(usage!(
-                "--backoff-base must not exceed --backoff-cap, and --backoff-cap must be at most {}",
-                humantime::format_duration(MAX_BACKOFF)
-            ));
-        }
         Ok(EnrichConfig {
             input,
             output,
             bom: args.bom,
-            target,
+            api,
             key,
             openid,
-            qps: qps(args.source.qps)?,
-            timeout: Duration::from_secs_f64(args.timeout),
+            qps: qps(args.source.qps),
+            timeout: args.timeout,
             cache,
             settings: Settings {
-                concurrency: args.concurrency,
-                retries: args.retries,
-                backoff,
-                max_age: duration("--max-age", &args.source.max_age)?,
+                concurrency: usize::from(args.concurrency),
+                retry: RetryPolicy {
+                    retries: args.retries,
+                    backoff: Backoff {
+                        base: args.backoff_base,
+                        cap: args.backoff_cap,
+                    },
+                },
+                max_age: args.source.max_age,
                 window: WINDOW,
             },
             summary_json: args.summary_json,
@@ -170,11 +120,40 @@ impl EnrichConfig {
     }
 }
 
+/// The key and the openid for `api`: the sandbox's own, or the user's from
+/// the environment or a file. The openid is there exactly with `--encrypt`.
+fn secrets(api: &Api, args: &EnrichArgs) -> Result<(Secret, Option<Secret>), Error> {
+    let encrypt = args.source.encrypt;
+    if *api == Api::Sandbox {
+        if args.key_file.is_some() || args.openid_file.is_some() {
+            eprintln!(
+                "tenure: warning: --sandbox uses the sandbox's own key and openid; \
+                 --key-file and --openid-file are ignored"
+            );
+        }
+        let key = Secret::new(sandbox::DEFAULT_KEY.to_owned());
+        let openid = encrypt.then(|| Secret::new(sandbox::DEFAULT_OPENID.to_owned()));
+        return Ok((key, openid));
+    }
+    let key = secret("JUHE_KEY", args.key_file.as_deref(), "--key-file")?.ok_or_else(|| {
+        usage!(
+            "no API key: set JUHE_KEY or pass --key-file FILE (or try --sandbox to run \
+             against the built-in simulator with no key)"
+        )
+    })?;
+    let openid = if encrypt {
+        Some(openid(args.openid_file.as_deref())?)
+    } else {
+        None
+    };
+    Ok((key, openid))
+}
+
 /// Everything `tenure check` needs.
 #[derive(Debug)]
 pub struct CheckConfig {
     pub input: InputConfig,
-    pub target: Target,
+    pub api: Api,
     /// The store to count known answers in, if any.
     pub cache: Option<PathBuf>,
     pub max_age: Duration,
@@ -186,10 +165,10 @@ impl CheckConfig {
     pub fn from_args(args: CheckArgs) -> Result<Self, Error> {
         Ok(CheckConfig {
             input: input_config(&args.input)?,
-            target: target(&args.source)?,
+            api: api(&args.source),
             cache: args.source.cache,
-            max_age: duration("--max-age", &args.source.max_age)?,
-            qps: qps(args.source.qps)?,
+            max_age: args.source.max_age,
+            qps: qps(args.source.qps),
             json: args.json,
         })
     }
@@ -250,92 +229,45 @@ pub fn sandbox_config(args: SandboxArgs) -> Result<(SandboxConfig, std::net::Soc
 
 fn input_config(args: &InputArgs) -> Result<InputConfig, Error> {
     let path = dash_is_none(&args.input);
-    let delimiter = match args.delimiter.as_deref() {
-        None => {
-            let tsv = path
-                .as_deref()
-                .and_then(Path::extension)
-                .is_some_and(|ext| ext.eq_ignore_ascii_case("tsv"));
-            if tsv { b'\t' } else { b',' }
-        }
-        Some("\\t") | Some("\t") | Some("tab") => b'\t',
-        Some("\"") => return Err(usage!("--delimiter cannot be the quote character")),
-        Some(one) if one.len() == 1 && one.is_ascii() => one.as_bytes()[0],
-        Some(other) => {
-            return Err(usage!(
-                "--delimiter {other:?} must be one ASCII character, or \\t for a tab"
-            ));
-        }
-    };
-    let column = match args.column.as_deref().map(str::trim) {
+    let tsv = path
+        .as_deref()
+        .and_then(Path::extension)
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("tsv"));
+    let delimiter = args.delimiter.unwrap_or(if tsv { b'\t' } else { b',' });
+    let column = match &args.column {
         None if args.no_headers => ColumnSpec::Index(0),
         None => ColumnSpec::Auto,
-        Some(text) => match text.parse::<usize>() {
-            Ok(0) => return Err(usage!("--column counts from 1, so 0 is no column")),
-            Ok(n) => ColumnSpec::Index(n - 1),
-            Err(_) if args.no_headers => {
-                return Err(usage!(
-                    "--column {text:?}: with --no-headers there are no names, give a 1-based index"
-                ));
-            }
-            Err(_) => ColumnSpec::Name(text.to_owned()),
-        },
-    };
-    let encoding = match args.encoding.to_ascii_lowercase().as_str() {
-        "auto" => Encoding::Auto,
-        "utf-8" | "utf8" => Encoding::Utf8,
-        "gbk" | "gb18030" | "gb2312" => Encoding::Gbk,
-        other => {
+        Some(ColumnSpec::Name(name)) if args.no_headers => {
             return Err(usage!(
-                "--encoding {other:?} is not one of auto, utf-8, gbk"
+                "--column {name:?}: with --no-headers there are no names, give a 1-based index"
             ));
         }
+        Some(spec) => spec.clone(),
     };
     Ok(InputConfig {
         path,
         column,
         delimiter,
         has_headers: !args.no_headers,
-        encoding,
+        encoding: args.encoding,
     })
 }
 
-fn target(args: &SourceArgs) -> Result<Target, Error> {
+fn api(args: &SourceArgs) -> Api {
     if args.sandbox {
-        return Ok(Target::Sandbox);
+        return Api::Sandbox;
     }
-    let url = url::Url::parse(&args.endpoint)
-        .map_err(|err| usage!("--endpoint {:?} is not a URL: {err}", args.endpoint))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(usage!(
-            "--endpoint {:?} must start with https:// (or http://)",
-            args.endpoint
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-        return Err(usage!(
-            "--endpoint must be a bare base URL like https://v.juhe.cn: no credentials and no \
-             query string (the key comes from JUHE_KEY and travels in the POST body)"
-        ));
-    }
-    if url.scheme() == "http" && !crate::client::is_loopback(&args.endpoint) {
+    if args.endpoint.starts_with("http://") && !crate::client::is_loopback(&args.endpoint) {
         eprintln!(
             "tenure: warning: --endpoint uses plain http:// to a host that is not this machine; \
              the API key will cross the network unencrypted"
         );
     }
-    Ok(Target::Remote(
-        args.endpoint.trim_end_matches('/').to_owned(),
-    ))
+    Api::Remote(args.endpoint.clone())
 }
 
-fn qps(qps: u32) -> Result<NonZeroU32, Error> {
-    NonZeroU32::new(qps).ok_or_else(|| usage!("--qps must be at least 1"))
-}
-
-fn duration(flag: &str, text: &str) -> Result<Duration, Error> {
-    humantime::parse_duration(text.trim())
-        .map_err(|err| usage!("{flag} {text:?} is not a duration like 90s, 12h or 7d: {err}"))
+fn qps(qps: u32) -> NonZeroU32 {
+    NonZeroU32::new(qps).expect("clap refuses --qps 0")
 }
 
 fn dash_is_none(path: &Path) -> Option<PathBuf> {

@@ -10,25 +10,31 @@
 //! pure stages (`number`, `crypto`, `api`) do no I/O. `cli` is what the user
 //! typed, `config` what it means; nothing below `config` sees clap.
 
+// What main.rs, the integration tests and the benches use is public; the
+// rest is private, so that the compiler flags what nothing uses.
 pub mod api;
 pub mod cli;
-pub mod client;
+mod client;
 mod commands;
-pub mod config;
+mod config;
 pub mod crypto;
-mod decode;
 pub mod exit;
-pub mod input;
-pub mod limiter;
+mod input;
+mod limiter;
 pub mod number;
-pub mod output;
-pub mod pipeline;
-pub mod progress;
+mod output;
+mod pipeline;
+mod progress;
+mod row;
 pub mod sandbox;
 pub mod secret;
-pub mod stop;
+mod stop;
 pub mod store;
-pub mod summary;
+mod summary;
+
+pub use input::NUMBER_HEADERS;
+pub use pipeline::LOOKS_DOWN_AFTER;
+pub use row::COLUMNS;
 
 use cli::{Args, Command};
 use config::{CheckConfig, EncryptConfig, EnrichConfig};

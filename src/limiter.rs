@@ -138,7 +138,8 @@ impl Limiter {
     }
 
     /// The current spacing multiplier (1 at full rate).
-    pub fn slowdown(&self) -> f64 {
+    #[cfg(test)]
+    fn slowdown(&self) -> f64 {
         self.turn
             .lock()
             .expect("limiter lock is never poisoned")
@@ -226,7 +227,7 @@ mod tests {
             limiter.acquire(&stop).is_some(),
             "the first permit is immediate"
         );
-        stop.stop(crate::stop::Reason::Interrupted);
+        stop.stop();
         assert_eq!(limiter.acquire(&stop), None);
     }
 

@@ -6,61 +6,9 @@ use csv::ByteRecord;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::api::{Answer, Failure};
 use crate::exit::Error;
-use crate::input::BadCell;
+use crate::row::{COLUMNS, RowResult};
 use crate::usage;
-use std::fmt::Write as _;
-use std::sync::Arc;
-
-/// The columns tenure appends, in order.
-pub const COLUMNS: [&str; 7] = [
-    "tenure_code",
-    "tenure",
-    "province",
-    "city",
-    "isp",
-    "error_code",
-    "error",
-];
-
-/// The `error_code` of a number that is not a valid mobile number.
-pub const INVALID_NUMBER: &str = "invalid_number";
-
-/// What a row ended with.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RowResult {
-    /// A final answer: a tenure, or a row answer such as 224801. Shared by
-    /// every row of the number.
-    Answer(Arc<Answer>),
-    /// Transient failures until the retries ran out.
-    Failed(Failure),
-    /// Not a valid number; never sent.
-    Invalid(BadCell),
-}
-
-impl RowResult {
-    /// The seven appended fields. `scratch` holds what is built on demand:
-    /// the `error_code` of a failure, or the reason of an invalid number.
-    pub fn fields<'a>(&'a self, scratch: &'a mut String) -> [&'a str; 7] {
-        match self {
-            RowResult::Answer(answer) => match answer.as_ref() {
-                Answer::Tenure(t) => [&t.code, &t.desc, &t.province, &t.city, &t.isp, "", ""],
-                Answer::Declined { code, reason } => ["", "", "", "", "", code, reason],
-            },
-            RowResult::Failed(failure) => {
-                *scratch = failure.kind.code();
-                ["", "", "", "", "", scratch, &failure.message]
-            }
-            RowResult::Invalid(bad) => {
-                scratch.clear();
-                // Writing to a String cannot fail.
-                let _ = write!(scratch, "{bad}");
-                ["", "", "", "", "", INVALID_NUMBER, scratch]
-            }
-        }
-    }
-}
 
 /// Where the rows go.
 pub struct Output {
@@ -70,7 +18,7 @@ pub struct Output {
     /// The header's width: shorter rows are padded to it, so that the seven
     /// columns line up under their names.
     width: usize,
-    target: Target,
+    destination: Destination,
 }
 
 /// Standard output, or the temporary file.
@@ -95,7 +43,7 @@ impl Write for Sink {
     }
 }
 
-enum Target {
+enum Destination {
     Stdout,
     /// Written at a temporary path in the same folder, renamed on commit.
     File {
@@ -107,8 +55,8 @@ enum Target {
 impl Output {
     /// Opens the output: `None` is standard output.
     pub fn create(path: Option<&Path>, delimiter: u8, bom: bool) -> Result<Output, Error> {
-        let (sink, target) = match path {
-            None => (Sink::Stdout(io::stdout()), Target::Stdout),
+        let (sink, destination) = match path {
+            None => (Sink::Stdout(io::stdout()), Destination::Stdout),
             Some(path) if path.is_dir() => {
                 return Err(usage!(
                     "the output {} is a directory; give a file name",
@@ -132,7 +80,7 @@ impl Output {
                 let sink = Sink::File(BufWriter::with_capacity(1 << 16, file));
                 (
                     sink,
-                    Target::File {
+                    Destination::File {
                         temp,
                         path: path.to_owned(),
                     },
@@ -152,7 +100,7 @@ impl Output {
             writer,
             scratch: String::new(),
             width: 0,
-            target,
+            destination,
         })
     }
 
@@ -179,7 +127,7 @@ impl Output {
     /// Hands what was written so far to standard output; files wait for
     /// their commit.
     pub fn flush_stdout(&mut self) -> Result<(), Error> {
-        if matches!(self.target, Target::Stdout) {
+        if matches!(self.destination, Destination::Stdout) {
             self.writer
                 .flush()
                 .map_err(|err| anyhow::anyhow!("writing the output: {err}"))?;
@@ -207,7 +155,7 @@ impl Output {
                 .and_then(|file| file.sync_all()),
         };
         written.map_err(|err| anyhow::anyhow!("writing the output: {err}"))?;
-        if let Target::File { temp, path } = self.target {
+        if let Destination::File { temp, path } = self.destination {
             crate::stop::set_partial_output(None);
             temp.persist(&path).map_err(|err| {
                 anyhow::anyhow!(

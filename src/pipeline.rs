@@ -12,28 +12,32 @@
 //! - Never asked twice: a number in flight collects its duplicates as
 //!   waiters; an answer is put in the store *before* the number leaves the
 //!   in-flight table, so a later duplicate always finds one or the other.
-//! - A fatal answer, a writer failure or an interrupt sets the run's
-//!   [`Stop`]: the reader stops reading, jobs not yet started give up, those
-//!   in flight end and keep their answers in the store.
+//! - Why a run ends early is decided here, in one place ([`Shared::halt`]):
+//!   a fatal answer, the API looking down, an error of the reader, the
+//!   writer or the store. The first [`Halt`] is kept and the run's [`Stop`]
+//!   signalled: the reader stops reading, jobs not yet started give up,
+//!   those in flight end and keep their answers in the store. The halt is
+//!   returned with the rows' counts, never left for the caller to find.
 
 use csv::ByteRecord;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::api::{Failure, FailureKind};
-use crate::client::{Asked, Backoff, Client};
+use crate::api::Failure;
+use crate::client::{Asked, Client, RetryPolicy};
 use crate::exit::Error;
-use crate::input::{BadCell, Input, parse_cell};
+use crate::input::Input;
 use crate::limiter::Limiter;
 use crate::number::Number;
-use crate::output::{Output, RowResult};
+use crate::output::Output;
 use crate::progress::Progress;
-use crate::stop::{Reason, Stop};
+use crate::row::{BadCell, Finished, RowResult, Via, parse_cell};
+use crate::stop::{self, Stop};
 use crate::store::Store;
-use crate::summary::{Counters, Rows, Via};
+use crate::summary::{Counters, Rows};
 
 /// After this many numbers in a row ran out of retries on transient
 /// failures, the API looks down: stop rather than fail a million rows.
@@ -44,16 +48,15 @@ pub const LOOKS_DOWN_AFTER: u32 = 20;
 pub struct Settings {
     /// Requests in flight at most: the size of the worker pool.
     pub concurrency: usize,
-    pub retries: u32,
-    pub backoff: Backoff,
+    pub retry: RetryPolicy,
     /// Stored answers younger than this are reused.
     pub max_age: Duration,
     /// How many rows the reader may run ahead of the writer.
     pub window: usize,
 }
 
-/// The runtime parts the pipeline drives, built by `config`.
-pub struct Stages<'a> {
+/// The runtime parts the pipeline drives, built by the command.
+pub struct Runtime<'a> {
     pub client: &'a Client,
     pub limiter: &'a Limiter,
     pub store: &'a Store,
@@ -62,60 +65,85 @@ pub struct Stages<'a> {
     pub counters: &'a Counters,
 }
 
-/// Runs the rows of `input` through the stages into `output`. Returns the
-/// per-row tally; whether the run stopped early is in `stages.stop`.
-pub fn run(
-    input: Input,
-    output: &mut Output,
-    stages: &Stages,
-    settings: &Settings,
-) -> Result<Rows, Error> {
-    let pool = rayon::ThreadPoolBuilder::new()
+/// Why a run ended before its input did.
+#[derive(Debug)]
+pub enum Halt {
+    /// A fatal answer: no request could succeed.
+    Fatal(Failure),
+    /// Many numbers in a row ran out of retries: the API looks down.
+    LooksDown { numbers: u32, last: Failure },
+    /// SIGINT or SIGTERM.
+    Interrupted,
+    /// An error ended the run: unreadable input, unwritable output, a
+    /// failing store.
+    Failed(Error),
+}
+
+/// What a run did: the rows' counts, and why it ended early, if it did.
+#[derive(Debug)]
+pub struct Ran {
+    pub rows: Rows,
+    pub halt: Option<Halt>,
+}
+
+/// Runs the rows of `input` through the runtime's parts into `output`.
+pub fn run(input: Input, output: &mut Output, parts: &Runtime, settings: &Settings) -> Ran {
+    let pool = match rayon::ThreadPoolBuilder::new()
         .num_threads(settings.concurrency.max(1))
         .thread_name(|i| format!("tenure-worker-{i}"))
         .build()
-        .map_err(|err| anyhow::anyhow!("cannot start the worker threads: {err}"))?;
+    {
+        Ok(pool) => pool,
+        Err(err) => {
+            let err = anyhow::anyhow!("cannot start the worker threads: {err}");
+            return Ran {
+                rows: Rows::default(),
+                halt: Some(Halt::Failed(err.into())),
+            };
+        }
+    };
     let window = Window::new(settings.window.max(1) as u64);
     let (done, finished) = channel();
     let shared = Shared {
-        stages,
+        parts,
         settings,
         in_flight: Mutex::new(HashMap::new()),
         exhausted: Mutex::new(HashMap::new()),
         down_streak: AtomicU32::new(0),
-        error: Mutex::new(None),
+        halt: Mutex::new(None),
         done,
     };
 
-    let (rows, error) = std::thread::scope(|threads| {
+    let mut rows = Rows::default();
+    let halt = std::thread::scope(|threads| {
         let writer = threads.spawn(|| {
             // Whatever ends the writer, a panic included, the reader must
-            // not wait for room, and a failure stops the run.
+            // not wait for room, and the run stops.
             let _closing = OnDrop(|| {
                 if std::thread::panicking() {
-                    stages.stop.stop(Reason::Failed);
+                    parts.stop.stop();
                 }
                 window.close();
             });
-            write_in_order(finished, output, &window, stages)
-                .inspect_err(|_| stages.stop.stop(Reason::Failed))
+            write_in_order(finished, output, &window, parts, &mut rows)
         });
         let read = pool.in_place_scope(|scope| shared.read_all(input, &window, scope));
         if let Err(err) = read {
-            stages.stop.stop(Reason::Failed);
-            shared.fail(err);
+            shared.halt(Halt::Failed(err));
         }
         // Every job has ended (the scope waits): hang up so that the writer
         // drains the channel and returns.
-        let Shared { done, error, .. } = shared;
+        let Shared { done, halt, .. } = shared;
         drop(done);
-        let rows = writer.join().expect("the writer thread does not panic");
-        (rows, error)
+        let written = writer.join().expect("the writer thread does not panic");
+        let mut halt = halt.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if let Err(err) = written {
+            halt.get_or_insert(Halt::Failed(err));
+        }
+        halt
     });
-    if let Some(err) = error.into_inner().expect("error lock is never poisoned") {
-        return Err(err);
-    }
-    rows
+    let halt = halt.or_else(|| stop::interrupted().then_some(Halt::Interrupted));
+    Ran { rows, halt }
 }
 
 /// Rows read, looked up and sent to the writer together: one store
@@ -128,16 +156,8 @@ struct Waiting {
     record: ByteRecord,
 }
 
-/// A finished row on its way to the writer.
-struct Done {
-    seq: u64,
-    record: ByteRecord,
-    result: RowResult,
-    via: Via,
-}
-
 struct Shared<'a> {
-    stages: &'a Stages<'a>,
+    parts: &'a Runtime<'a>,
     settings: &'a Settings,
     /// Numbers asked and not yet answered, with the rows that wait for them.
     in_flight: Mutex<HashMap<Number, Vec<Waiting>>>,
@@ -146,9 +166,9 @@ struct Shared<'a> {
     exhausted: Mutex<HashMap<Number, Failure>>,
     /// Numbers in a row that ran out of retries on transient failures.
     down_streak: AtomicU32,
-    /// The first error that ended the run from a worker.
-    error: Mutex<Option<Error>>,
-    done: Sender<Vec<Done>>,
+    /// Why the run ends early: the first halt wins.
+    halt: Mutex<Option<Halt>>,
+    done: Sender<Vec<Finished>>,
 }
 
 impl<'a> Shared<'a> {
@@ -158,7 +178,7 @@ impl<'a> Shared<'a> {
         window: &Window,
         scope: &rayon::Scope<'s>,
     ) -> Result<(), Error> {
-        let stop = self.stages.stop;
+        let stop = self.parts.stop;
         let batch_size = BATCH.min(self.settings.window.max(1));
         let column = input.column;
         let mut batches = input.into_batches(batch_size)?;
@@ -196,7 +216,7 @@ impl<'a> Shared<'a> {
                 let number = match number {
                     Ok(number) => number,
                     Err(reason) => {
-                        done.push(Done {
+                        done.push(Finished {
                             seq,
                             record,
                             result: RowResult::Invalid(reason),
@@ -208,7 +228,7 @@ impl<'a> Shared<'a> {
                 if let Some(waiting) = in_flight.get_mut(&number) {
                     waiting.push(Waiting { seq, record });
                 } else if let Some(failure) = exhausted.get(&number) {
-                    done.push(Done {
+                    done.push(Finished {
                         seq,
                         record,
                         result: RowResult::Failed(failure.clone()),
@@ -225,10 +245,7 @@ impl<'a> Shared<'a> {
         // In key order, the look-ups walk the store's B-tree forward.
         let mut numbers: Vec<Number> = wanted.keys().copied().collect();
         numbers.sort_unstable();
-        let stored = self
-            .stages
-            .store
-            .get_many(&numbers, self.settings.max_age)?;
+        let stored = self.parts.store.get_many(&numbers, self.settings.max_age)?;
         for (number, answer) in numbers.into_iter().zip(stored) {
             let rows = wanted
                 .remove(&number)
@@ -237,10 +254,10 @@ impl<'a> Shared<'a> {
                 Some(answer) => {
                     let answer = Arc::new(answer);
                     for (i, row) in rows.into_iter().enumerate() {
-                        done.push(Done {
+                        done.push(Finished {
                             seq: row.seq,
                             record: row.record,
-                            result: RowResult::Answer(Arc::clone(&answer)),
+                            result: RowResult::Final(Arc::clone(&answer)),
                             via: if i == 0 { Via::Store } else { Via::Duplicate },
                         });
                     }
@@ -265,45 +282,48 @@ impl<'a> Shared<'a> {
         // when the pool's scope ends).
         let _panic_stops = OnDrop(|| {
             if std::thread::panicking() {
-                self.stages.stop.stop(Reason::Failed);
+                self.parts.stop.stop();
             }
         });
-        let Stages {
+        let Runtime {
             client,
             limiter,
             store,
             stop,
             counters,
             ..
-        } = self.stages;
+        } = self.parts;
         let asked = if stop.is_stopped() {
             Asked::Abandoned
         } else {
-            let settings = self.settings;
             client.ask(
                 &number,
                 limiter,
                 stop,
-                settings.retries,
-                settings.backoff,
-                *counters,
+                self.settings.retry,
+                &mut |attempt| {
+                    counters.attempt(attempt);
+                },
             )
         };
         let result = match asked {
-            Asked::Answered(answer) => {
-                counters.answered(&answer);
+            Asked::Answered(reply) => {
                 self.down_streak.store(0, Ordering::Relaxed);
                 // Stored before leaving the in-flight table: see the module doc.
-                if let Err(err) = store.put(number, &answer, client.endpoint()) {
-                    stop.stop(Reason::Failed);
-                    self.fail(err.into());
+                if let Err(err) = store.put(number, &reply.answer, client.endpoint()) {
+                    self.halt(Halt::Failed(err.into()));
                 }
-                RowResult::Answer(Arc::new(answer))
+                RowResult::Final(Arc::new(reply.answer))
             }
             Asked::Exhausted(failure) => {
                 self.note_exhausted(&failure);
                 self.lock_exhausted().insert(number, failure.clone());
                 RowResult::Failed(failure)
+            }
+            Asked::Fatal(failure) => {
+                self.halt(Halt::Fatal(failure));
+                self.lock_in_flight().remove(&number);
+                return;
             }
             Asked::Abandoned => {
                 // The run is stopping: these rows will not be written.
@@ -318,7 +338,7 @@ impl<'a> Shared<'a> {
         let done = waiting
             .into_iter()
             .enumerate()
-            .map(|(i, row)| Done {
+            .map(|(i, row)| Finished {
                 seq: row.seq,
                 record: row.record,
                 result: result.clone(),
@@ -328,40 +348,32 @@ impl<'a> Shared<'a> {
         self.send(done);
     }
 
+    /// Ends the run early for `halt`, unless it already ends for another
+    /// reason: the one place that decides to stop.
+    fn halt(&self, halt: Halt) {
+        self.halt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(halt);
+        self.parts.stop.stop();
+    }
+
     /// Counts numbers that ran out of retries on transient failures, and
     /// stops the run when too many in a row did.
     fn note_exhausted(&self, failure: &Failure) {
-        let transient = matches!(
-            failure.kind,
-            FailureKind::Api(_)
-                | FailureKind::Timeout
-                | FailureKind::Network
-                | FailureKind::Http(_)
-                | FailureKind::BadResponse
-        );
-        if !transient {
-            return;
-        }
         let streak = self.down_streak.fetch_add(1, Ordering::Relaxed) + 1;
         if streak >= LOOKS_DOWN_AFTER {
-            self.stages.stop.stop(Reason::LooksDown {
+            self.halt(Halt::LooksDown {
                 numbers: streak,
                 last: failure.clone(),
             });
         }
     }
 
-    fn send(&self, done: Vec<Done>) {
-        // The writer only hangs up when it failed, and then it has stopped
-        // the run and kept its error: nothing to add here.
+    fn send(&self, done: Vec<Finished>) {
+        // The writer only hangs up when it failed, and then its error ends
+        // the run: nothing to add here.
         let _ = self.done.send(done);
-    }
-
-    fn fail(&self, err: Error) {
-        self.error
-            .lock()
-            .expect("error lock is never poisoned")
-            .get_or_insert(err);
     }
 
     fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<Number, Vec<Waiting>>> {
@@ -379,13 +391,13 @@ impl<'a> Shared<'a> {
 
 /// The writer: puts rows back in input order and writes them.
 fn write_in_order(
-    finished: Receiver<Vec<Done>>,
+    finished: Receiver<Vec<Finished>>,
     output: &mut Output,
     window: &Window,
-    stages: &Stages,
-) -> Result<Rows, Error> {
-    let mut rows = Rows::default();
-    let mut early: BTreeMap<u64, Done> = BTreeMap::new();
+    parts: &Runtime,
+    rows: &mut Rows,
+) -> Result<(), Error> {
+    let mut early: BTreeMap<u64, Finished> = BTreeMap::new();
     let mut next = 0u64;
     let mut arrived = finished.recv().ok();
     while let Some(batch) = arrived.take() {
@@ -413,7 +425,7 @@ fn write_in_order(
                 // A consumer on a pipe sees the rows so far now, not at the end.
                 output.flush_stdout()?;
                 window.advance(next);
-                stages.progress.update(&rows, stages.counters.billed());
+                parts.progress.update(rows, parts.counters.billed());
                 // Caught up: let the jobs' rows gather for a moment rather
                 // than wake for each job. The reader runs up to a window
                 // ahead, so nothing waits on the pause.
@@ -423,7 +435,7 @@ fn write_in_order(
         };
     }
     window.advance(next);
-    Ok(rows)
+    Ok(())
 }
 
 /// How long the writer lets finished rows gather once it has caught up.
@@ -441,16 +453,24 @@ impl<F: FnMut()> Drop for OnDrop<F> {
 /// The reorder window: how far the reader may run ahead of the writer.
 struct Window {
     size: u64,
-    /// Rows written so far, and whether the writer has ended.
-    state: Mutex<(u64, bool)>,
+    state: Mutex<Written>,
     room: Condvar,
+}
+
+/// The writer's progress, as the window sees it.
+#[derive(Default)]
+struct Written {
+    /// Rows written so far.
+    rows: u64,
+    /// The writer has ended.
+    closed: bool,
 }
 
 impl Window {
     fn new(size: u64) -> Self {
         Window {
             size,
-            state: Mutex::new((0, false)),
+            state: Mutex::new(Written::default()),
             room: Condvar::new(),
         }
     }
@@ -460,11 +480,10 @@ impl Window {
     fn wait_for_room(&self, seq: u64, stop: &Stop) -> bool {
         let mut state = self.state.lock().expect("window lock is never poisoned");
         loop {
-            let (written, closed) = *state;
-            if closed || stop.is_stopped() {
+            if state.closed || stop.is_stopped() {
                 return false;
             }
-            if seq < written + self.size {
+            if seq < state.rows + self.size {
                 return true;
             }
             // A stop does not notify this condvar: look again now and then.
@@ -478,14 +497,17 @@ impl Window {
 
     fn advance(&self, written: u64) {
         let mut state = self.state.lock().expect("window lock is never poisoned");
-        if state.0 != written {
-            state.0 = written;
+        if state.rows != written {
+            state.rows = written;
             self.room.notify_one();
         }
     }
 
     fn close(&self) {
-        self.state.lock().expect("window lock is never poisoned").1 = true;
+        self.state
+            .lock()
+            .expect("window lock is never poisoned")
+            .closed = true;
         self.room.notify_all();
     }
 }
@@ -516,7 +538,7 @@ mod tests {
     fn a_stop_releases_a_waiting_reader() {
         let window = Window::new(1);
         let stop = Stop::new();
-        stop.stop(Reason::Interrupted);
+        stop.stop();
         assert!(!window.wait_for_room(5, &stop));
     }
 }

@@ -1,9 +1,11 @@
 //! The one signal every stage obeys: stop starting requests.
 //!
 //! A run stops for a fatal answer (bad key, quota), because the API looks
-//! down, or because the user interrupted it. Stages poll
-//! [`Stop::is_stopped`] before starting work and sleep through
-//! [`Stop::sleep`], which wakes early when a stop arrives.
+//! down, an error, or because the user interrupted it. Why it stopped is
+//! not kept here: the pipeline records that as a value ([`crate::pipeline::Halt`])
+//! in one place; this is only the signal. Stages poll [`Stop::is_stopped`]
+//! before starting work and sleep through [`Stop::sleep`], which wakes
+//! early when a stop arrives.
 //!
 //! Process-wide state: SIGINT/SIGTERM can only be caught once per process,
 //! so the signal handler counts interrupts in one static, which every
@@ -15,8 +17,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
-
-use crate::api::Failure;
 
 static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 static INSTALL: Once = Once::new();
@@ -51,27 +51,12 @@ pub fn install_interrupt_handler() {
     });
 }
 
-/// Why a run stopped before its end.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Reason {
-    /// A fatal answer: no request could succeed.
-    Fatal(Failure),
-    /// Many numbers in a row ran out of retries: the API looks down.
-    LooksDown {
-        numbers: u32,
-        last: Failure,
-    },
-    Interrupted,
-    /// An error ended the run (unreadable input, output or store); the
-    /// error itself is reported by whoever met it.
-    Failed,
-}
-
-/// The shared stop flag of one run.
+/// The shared stop signal of one run.
 #[derive(Debug, Default)]
 pub struct Stop {
     stopped: AtomicBool,
-    reason: Mutex<Option<Reason>>,
+    /// Guards nothing but the condvar's wait.
+    lock: Mutex<()>,
     wake: Condvar,
 }
 
@@ -80,34 +65,15 @@ impl Stop {
         Self::default()
     }
 
-    /// Records why the run stops; the first reason wins.
-    pub fn stop(&self, reason: Reason) {
-        let mut slot = self.reason.lock().expect("stop lock is never poisoned");
-        if slot.is_none() {
-            *slot = Some(reason);
-        }
+    /// Asks every stage to stop starting work, and wakes the sleepers.
+    pub fn stop(&self) {
+        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         self.stopped.store(true, Ordering::SeqCst);
         self.wake.notify_all();
     }
 
     pub fn is_stopped(&self) -> bool {
-        if self.stopped.load(Ordering::Relaxed) {
-            return true;
-        }
-        if INTERRUPTS.load(Ordering::Relaxed) > 0 {
-            self.stop(Reason::Interrupted);
-            return true;
-        }
-        false
-    }
-
-    /// Why the run stopped, if it did.
-    pub fn reason(&self) -> Option<Reason> {
-        self.is_stopped();
-        self.reason
-            .lock()
-            .expect("stop lock is never poisoned")
-            .clone()
+        self.stopped.load(Ordering::Relaxed) || interrupted()
     }
 
     /// Sleeps for `duration`, or less if the run stops meanwhile. Returns
@@ -117,9 +83,9 @@ impl Stop {
         // at least this often to look at it.
         const POLL: Duration = Duration::from_millis(50);
         let deadline = Instant::now() + duration;
-        let mut guard = self.reason.lock().expect("stop lock is never poisoned");
+        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if self.is_stopped_locked(&mut guard) {
+            if self.is_stopped() {
                 return false;
             }
             let now = Instant::now();
@@ -130,45 +96,32 @@ impl Stop {
             guard = self
                 .wake
                 .wait_timeout(guard, wait)
-                .expect("stop lock is never poisoned")
+                .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
     }
+}
 
-    fn is_stopped_locked(&self, reason: &mut Option<Reason>) -> bool {
-        if self.stopped.load(Ordering::Relaxed) {
-            return true;
-        }
-        if INTERRUPTS.load(Ordering::Relaxed) > 0 {
-            reason.get_or_insert(Reason::Interrupted);
-            self.stopped.store(true, Ordering::SeqCst);
-            return true;
-        }
-        false
-    }
+/// Whether SIGINT or SIGTERM has arrived.
+pub fn interrupted() -> bool {
+    INTERRUPTS.load(Ordering::Relaxed) > 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::FailureKind;
     use std::sync::Arc;
 
     #[test]
-    fn the_first_reason_wins_and_sleepers_wake() {
+    fn a_stop_wakes_sleepers() {
         let stop = Arc::new(Stop::new());
         let sleeper = {
             let stop = Arc::clone(&stop);
             std::thread::spawn(move || stop.sleep(Duration::from_secs(30)))
         };
-        let failure = Failure {
-            kind: FailureKind::Api(10001),
-            message: "错误的请求KEY".to_owned(),
-        };
-        stop.stop(Reason::Fatal(failure.clone()));
-        stop.stop(Reason::Interrupted);
+        stop.stop();
         assert!(!sleeper.join().expect("the sleeper does not panic"));
-        assert_eq!(stop.reason(), Some(Reason::Fatal(failure)));
+        assert!(stop.is_stopped());
         assert!(!stop.sleep(Duration::ZERO));
     }
 
@@ -176,6 +129,6 @@ mod tests {
     fn an_unstopped_sleep_runs_to_its_end() {
         let stop = Stop::new();
         assert!(stop.sleep(Duration::from_millis(1)));
-        assert_eq!(stop.reason(), None);
+        assert!(!stop.is_stopped());
     }
 }

@@ -10,22 +10,9 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::api::Answer;
-use crate::client::Tally;
-use crate::output::RowResult;
-
-/// How a row got its result.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Via {
-    /// Not a valid number: never sent.
-    Invalid,
-    /// The first row of a number asked of the API in this run.
-    Api,
-    /// A stored answer from an earlier run or an earlier row.
-    Store,
-    /// A later row of a number asked in this run.
-    Duplicate,
-}
+use crate::api::{Answer, Verdict};
+use crate::client::Attempt;
+use crate::row::{INVALID_NUMBER, RowResult, Via};
 
 /// Counts bumped by the workers.
 #[derive(Debug, Default)]
@@ -37,32 +24,25 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// A number got its final answer from the API.
-    pub fn answered(&self, answer: &Answer) {
-        self.numbers.fetch_add(1, Ordering::Relaxed);
-        // error_code 0 is billed: every tenure, and the odd success that
-        // came without a tenure code (see `api`).
-        let billed = match answer {
-            Answer::Tenure(_) => true,
-            Answer::Declined { code, .. } => code == crate::api::BILLED_WITHOUT_CODE,
+    /// One request went out and came back as `attempt` says.
+    pub fn attempt(&self, attempt: &Attempt) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let counter = if attempt.retry {
+            &self.retries
+        } else {
+            // A number's first request: it is asked, whatever comes back.
+            &self.numbers
         };
-        if billed {
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Verdict::Final(reply) = attempt.verdict
+            && reply.answer.is_billed()
+        {
             self.billed.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     pub fn billed(&self) -> u64 {
         self.billed.load(Ordering::Relaxed)
-    }
-}
-
-impl Tally for Counters {
-    fn request(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn retry(&self) {
-        self.retries.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -89,15 +69,18 @@ impl Rows {
             Via::Api => {}
         }
         match result {
-            RowResult::Answer(answer) => match answer.as_ref() {
+            RowResult::Final(answer) => match answer.as_ref() {
                 Answer::Tenure(tenure) => bump(&mut self.tenure, &tenure.code),
-                Answer::Declined { code, .. } => bump(&mut self.by_error_code, code),
+                Answer::Declined { code, .. } => bump(&mut self.by_error_code, &code.to_string()),
+                Answer::BilledWithoutCode { .. } => {
+                    bump(&mut self.by_error_code, crate::api::BILLED_WITHOUT_CODE);
+                }
             },
             RowResult::Failed(failure) => {
                 self.failed += 1;
-                bump(&mut self.by_error_code, &failure.kind.code());
+                bump(&mut self.by_error_code, &failure.kind.to_string());
             }
-            RowResult::Invalid(_) => bump(&mut self.by_error_code, crate::output::INVALID_NUMBER),
+            RowResult::Invalid(_) => bump(&mut self.by_error_code, INVALID_NUMBER),
         }
     }
 }
@@ -119,7 +102,7 @@ pub struct Summary {
     pub rows: u64,
     pub valid: u64,
     pub invalid: u64,
-    /// Distinct numbers asked of the API in this run.
+    /// Distinct numbers asked of the API in this run, answered or not.
     pub numbers_asked: u64,
     /// Rows answered from the store (earlier runs, or earlier rows).
     pub from_store: u64,
@@ -228,7 +211,7 @@ mod tests {
 
     #[test]
     fn rows_are_counted_by_result_and_provenance() {
-        let tenure = RowResult::Answer(std::sync::Arc::new(Answer::Tenure(Tenure {
+        let tenure = RowResult::Final(std::sync::Arc::new(Answer::Tenure(Tenure {
             code: "3".into(),
             desc: "(24,+)".into(),
             province: "江苏".into(),
@@ -244,7 +227,7 @@ mod tests {
         rows.count(&tenure, Via::Duplicate);
         rows.count(&tenure, Via::Store);
         rows.count(&failed, Via::Api);
-        let empty = crate::input::BadCell::Number(crate::number::Invalid::Empty);
+        let empty = crate::row::BadCell::Number(crate::number::Invalid::Empty);
         rows.count(&RowResult::Invalid(empty), Via::Invalid);
         assert_eq!((rows.rows, rows.invalid, rows.failed), (5, 1, 1));
         assert_eq!((rows.from_store, rows.duplicates), (1, 1));

@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 use crate::config::CheckConfig;
 use crate::exit::{Error, Exit};
 use crate::input::Input;
-use crate::number::{self, Number};
+use crate::number::Number;
+use crate::row::parse_cell;
 use crate::store::Store;
 
 /// How many row numbers each invalid reason lists.
@@ -24,7 +25,7 @@ pub struct Report {
     pub invalid: u64,
     /// By reason code (`too_short`, `scientific_notation`…): the count and
     /// the first data rows (1-based) that have it.
-    pub invalid_by_reason: BTreeMap<String, Reason>,
+    pub invalid_by_reason: BTreeMap<String, InvalidRows>,
     pub distinct: u64,
     /// Valid rows whose number appeared on an earlier row.
     pub duplicates: u64,
@@ -37,8 +38,9 @@ pub struct Report {
     pub estimated_secs: f64,
 }
 
+/// The rows that share one reason for being invalid.
 #[derive(Debug, Default, Serialize)]
-pub struct Reason {
+pub struct InvalidRows {
     pub count: u64,
     pub rows: Vec<u64>,
     /// The human reason of the first such row.
@@ -50,7 +52,7 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
     let store = config
         .cache
         .as_deref()
-        .map(|path| Store::open_read_only(path, config.target.source()))
+        .map(|path| Store::open_read_only(path, config.api.source()))
         .transpose()?;
     let mut report = Report::default();
     // check is a one-off, offline pass: a set of every distinct number is
@@ -58,11 +60,7 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
     let mut seen: HashSet<Number> = HashSet::new();
     while let Some(record) = input.next_row()? {
         report.rows += 1;
-        let cell = record
-            .get(input.column)
-            .map(|field| std::str::from_utf8(field).unwrap_or("\u{fffd}"))
-            .unwrap_or("");
-        match number::parse(cell) {
+        match parse_cell(&record, input.column) {
             Ok(number) => {
                 report.valid += 1;
                 if !seen.insert(number) {

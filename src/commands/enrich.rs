@@ -1,6 +1,7 @@
 //! `tenure enrich`: builds the runtime parts from the config, runs the
-//! pipeline, and decides what the run ends with: the output renamed into
-//! place (exit 0 or 3), or nothing at the output path (exit 4, 130).
+//! pipeline, decides the exit from what came back ([`outcome`], pure), and
+//! reports: the output renamed into place (exit 0 or 3), or nothing at the
+//! output path (exit 4, 130, or an error).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -8,63 +9,26 @@ use std::time::Instant;
 use tempfile::NamedTempFile;
 
 use crate::client::Client;
-use crate::config::{Cache, EnrichConfig, Target};
+use crate::config::{Api, Cache, EnrichConfig};
 use crate::crypto::Cipher;
 use crate::exit::{Error, Exit};
-use crate::input::{Encoding, Input, InputConfig};
+use crate::input::Input;
 use crate::limiter::Limiter;
 use crate::output::{self, Output};
-use crate::pipeline::{self, Stages};
+use crate::pipeline::{self, Halt, Ran, Runtime};
 use crate::progress::Progress;
 use crate::sandbox::{Sandbox, SandboxConfig};
-use crate::stop::{self, Reason, Stop};
+use crate::stop::{self, Stop};
 use crate::store::Store;
-use crate::summary::{Counters, Summary};
+use crate::summary::{Counters, Rows, Summary};
 use crate::usage;
 
 pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
     let started = Instant::now();
-    let say = |message: &str| {
-        if !config.quiet {
-            eprintln!("tenure: {message}");
-        }
-    };
     // The input first: a run that cannot read it starts nothing and leaves
     // no store behind.
     let input = Input::open(&config.input)?;
-    let sandbox = match config.target {
-        Target::Sandbox => Some(
-            Sandbox::start(
-                SandboxConfig::default(),
-                SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            )
-            .map_err(|err| anyhow::anyhow!("cannot start the sandbox: {err}"))?,
-        ),
-        Target::Remote(_) => None,
-    };
-    let base = match (&sandbox, &config.target) {
-        (Some(sandbox), _) => sandbox.url(),
-        (None, target) => target.source().to_owned(),
-    };
-    if sandbox.is_some() {
-        say("running against the built-in sandbox: every answer is SIMULATED");
-    }
-
-    let store = match &config.cache {
-        Cache::File(path) => Store::open(path, config.target.source())?,
-        Cache::Temporary => {
-            if config.output.is_some() {
-                say("--no-cache: no answer is kept, so a rerun will pay again for every number");
-            }
-            Store::temporary(config.target.source())?
-        }
-    };
-    if input.encoding == Encoding::Gbk && config.input.encoding == Encoding::Auto {
-        say(&format!(
-            "{} is not UTF-8: reading it as GBK/GB18030 (--encoding to choose)",
-            input.name
-        ));
-    }
+    let parts = Parts::build(&config)?;
     let summary_file = config
         .summary_json
         .as_deref()
@@ -74,77 +38,143 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
     if let Some(headers) = &input.headers {
         output.write_headers(headers)?;
     }
-    let client = Client::new(
-        &base,
-        config.key.clone(),
-        config.openid.as_ref().map(Cipher::new),
-        config.timeout,
-    )
-    .map_err(|err| anyhow::anyhow!("cannot build the HTTP client: {}", err.without_url()))?;
-    let limiter = Limiter::new(config.qps);
-    let stop = Stop::new();
-    stop::install_interrupt_handler();
     let visible = !config.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let total = if visible {
-        count_rows(&config.input)
-    } else {
-        None
-    };
-    let progress = Progress::new(visible, total);
-    let counters = Counters::default();
-    let stages = Stages {
-        client: &client,
-        limiter: &limiter,
-        store: &store,
-        stop: &stop,
-        progress: &progress,
-        counters: &counters,
-    };
-
-    let ran = pipeline::run(input, &mut output, &stages, &config.settings);
+    let progress = Progress::new(visible, input.position());
+    let runtime = parts.runtime(&progress);
+    let Ran { rows, halt } = pipeline::run(input, &mut output, &runtime, &config.settings);
     progress.finish();
+    let Parts {
+        store,
+        counters,
+        sandbox,
+        ..
+    } = parts;
     // Whatever happened, keep the answers that arrived.
     let closed = store.close();
-    let rows = ran?;
-    closed?;
-
-    let reason = stop.reason();
-    let exit = match &reason {
-        None => {
-            output.commit()?;
-            if rows.failed > 0 {
-                Exit::Partial
-            } else {
-                Exit::Success
-            }
-        }
-        Some(reason) => {
+    let exit = outcome(halt.as_ref(), &rows);
+    match &halt {
+        None => output.commit()?,
+        // The error itself is reported once, by the caller.
+        Some(Halt::Failed(_)) => output.discard(),
+        Some(halt) => {
             output.discard();
-            eprintln!("tenure: {}; {}", describe(reason), aftermath(&config));
-            match reason {
-                Reason::Interrupted => Exit::Interrupted,
-                Reason::Fatal(_) | Reason::LooksDown { .. } => Exit::Stopped,
-                Reason::Failed => Exit::Internal,
-            }
-        }
-    };
-
-    let mut summary = Summary::new(&rows, &counters, started.elapsed(), sandbox.is_some());
-    summary.stopped = reason.as_ref().map(describe);
-    summary.exit_code = exit.code();
-    if !config.quiet {
-        eprint!("{}", summary.render());
-        if exit == Exit::Partial {
-            eprintln!(
-                "tenure: {} rows still failed after their retries; rerun the same command to retry only those",
-                rows.failed
-            );
+            eprintln!("tenure: {}; {}", describe(halt), aftermath(&config));
         }
     }
+    if let Some(Halt::Failed(err)) = halt {
+        return Err(err);
+    }
+    closed?;
+
+    let mut summary = Summary::new(&rows, &counters, started.elapsed(), sandbox.is_some());
+    summary.stopped = halt.as_ref().map(describe);
+    summary.exit_code = exit.code();
+    report(&config, &summary, &rows, exit);
     if let (Some(file), Some(path)) = (summary_file, &config.summary_json) {
         write_summary(file, path, &summary)?;
     }
     Ok(exit)
+}
+
+/// The exit a run ends with, from why it halted (if it did) and its rows.
+pub fn outcome(halt: Option<&Halt>, rows: &Rows) -> Exit {
+    match halt {
+        None if rows.failed > 0 => Exit::Partial,
+        None => Exit::Success,
+        Some(Halt::Interrupted) => Exit::Interrupted,
+        Some(Halt::Fatal(_) | Halt::LooksDown { .. }) => Exit::Stopped,
+        Some(Halt::Failed(err)) => err.exit(),
+    }
+}
+
+/// The runtime parts of one run, built from the config.
+struct Parts {
+    /// The in-process simulator with `--sandbox`; stopped when dropped.
+    sandbox: Option<Sandbox>,
+    client: Client,
+    limiter: Limiter,
+    store: Store,
+    stop: Stop,
+    counters: Counters,
+}
+
+impl Parts {
+    fn build(config: &EnrichConfig) -> Result<Parts, Error> {
+        let say = |message: &str| {
+            if !config.quiet {
+                eprintln!("tenure: {message}");
+            }
+        };
+        let sandbox = match config.api {
+            Api::Sandbox => Some(
+                Sandbox::start(
+                    SandboxConfig::default(),
+                    SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                )
+                .map_err(|err| anyhow::anyhow!("cannot start the sandbox: {err}"))?,
+            ),
+            Api::Remote(_) => None,
+        };
+        let base = match (&sandbox, &config.api) {
+            (Some(sandbox), _) => sandbox.url(),
+            (None, api) => api.source().to_owned(),
+        };
+        if sandbox.is_some() {
+            say("running against the built-in sandbox: every answer is SIMULATED");
+        }
+        let store = match &config.cache {
+            Cache::File(path) => Store::open(path, config.api.source())?,
+            Cache::Temporary => {
+                if config.output.is_some() {
+                    say(
+                        "--no-cache: no answer is kept, so a rerun will pay again for every number",
+                    );
+                }
+                Store::temporary(config.api.source())?
+            }
+        };
+        let client = Client::new(
+            &base,
+            config.key.clone(),
+            config.openid.as_ref().map(Cipher::new),
+            config.timeout,
+        )
+        .map_err(|err| anyhow::anyhow!("cannot build the HTTP client: {}", err.without_url()))?;
+        stop::install_interrupt_handler();
+        Ok(Parts {
+            sandbox,
+            client,
+            limiter: Limiter::new(config.qps),
+            store,
+            stop: Stop::new(),
+            counters: Counters::default(),
+        })
+    }
+
+    fn runtime<'a>(&'a self, progress: &'a Progress) -> Runtime<'a> {
+        Runtime {
+            client: &self.client,
+            limiter: &self.limiter,
+            store: &self.store,
+            stop: &self.stop,
+            progress,
+            counters: &self.counters,
+        }
+    }
+}
+
+/// The summary on stderr, unless `--quiet`.
+fn report(config: &EnrichConfig, summary: &Summary, rows: &Rows, exit: Exit) {
+    if config.quiet {
+        return;
+    }
+    eprint!("{}", summary.render());
+    if exit == Exit::Partial {
+        eprintln!(
+            "tenure: {} rows still failed after their retries; rerun the same command to retry only those",
+            rows.failed
+        );
+    }
 }
 
 /// What a stopped run leaves behind, and how to go on.
@@ -184,39 +214,72 @@ fn write_summary(mut file: NamedTempFile, path: &Path, summary: &Summary) -> Res
     Ok(())
 }
 
-fn describe(reason: &Reason) -> String {
-    match reason {
-        Reason::Fatal(failure) => format!(
+fn describe(halt: &Halt) -> String {
+    match halt {
+        Halt::Fatal(failure) => format!(
             "stopped: the API refused the batch with {} {}; no request can succeed until that is fixed",
-            failure.kind.code(),
-            failure.message
+            failure.kind, failure.message
         ),
-        Reason::LooksDown { numbers, last } => format!(
+        Halt::LooksDown { numbers, last } => format!(
             "stopped: the API looks down ({numbers} numbers in a row ran out of retries; last: {last})"
         ),
-        Reason::Interrupted => "interrupted".to_owned(),
-        Reason::Failed => "stopped by an error".to_owned(),
+        Halt::Interrupted => "interrupted".to_owned(),
+        Halt::Failed(err) => format!("stopped by an error: {err}"),
     }
 }
 
-/// Counts the data rows of a file for the progress bar's ETA: a fast pass
-/// over the raw bytes (the CSV structure is ASCII in GBK files too).
-fn count_rows(input: &InputConfig) -> Option<u64> {
-    let path = input.path.as_ref()?;
-    // A pipe given as a path cannot be read twice: its rows would be eaten.
-    if !std::fs::metadata(path).ok()?.is_file() {
-        return None;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Failure, FailureKind};
+
+    fn failure() -> Failure {
+        Failure {
+            kind: FailureKind::Api(10001),
+            message: "错误的请求KEY".to_owned(),
+        }
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(input.delimiter)
-        .has_headers(input.has_headers)
-        .flexible(true)
-        .from_path(path)
-        .ok()?;
-    let mut record = csv::ByteRecord::new();
-    let mut rows = 0;
-    while reader.read_byte_record(&mut record).ok()? {
-        rows += 1;
+
+    #[test]
+    fn every_row_answered_is_success() {
+        assert_eq!(outcome(None, &Rows::default()), Exit::Success);
     }
-    Some(rows)
+
+    #[test]
+    fn rows_that_failed_make_a_partial_run() {
+        let rows = Rows {
+            failed: 1,
+            ..Rows::default()
+        };
+        assert_eq!(outcome(None, &rows), Exit::Partial);
+    }
+
+    #[test]
+    fn a_fatal_answer_or_an_api_that_looks_down_stops() {
+        let rows = Rows::default();
+        assert_eq!(outcome(Some(&Halt::Fatal(failure())), &rows), Exit::Stopped);
+        let down = Halt::LooksDown {
+            numbers: 20,
+            last: failure(),
+        };
+        assert_eq!(outcome(Some(&down), &rows), Exit::Stopped);
+    }
+
+    #[test]
+    fn an_interrupt_is_130_even_with_failed_rows() {
+        let rows = Rows {
+            failed: 3,
+            ..Rows::default()
+        };
+        assert_eq!(outcome(Some(&Halt::Interrupted), &rows), Exit::Interrupted);
+    }
+
+    #[test]
+    fn an_error_exits_with_its_own_code() {
+        let rows = Rows::default();
+        let input = Halt::Failed(usage!("x.csv, line 3 is not valid CSV"));
+        assert_eq!(outcome(Some(&input), &rows), Exit::Usage);
+        let bug = Halt::Failed(Error::Internal(anyhow::anyhow!("boom")));
+        assert_eq!(outcome(Some(&bug), &rows), Exit::Internal);
+    }
 }

@@ -217,7 +217,21 @@ pub(super) fn upsert(
             number.as_str(),
             source,
             KIND_DECLINED,
-            code,
+            code.to_string(),
+            None::<&str>,
+            None::<&str>,
+            None::<&str>,
+            None::<&str>,
+            reason,
+            endpoint,
+            answered_at
+        ])?,
+        // Version 1 stores these as a declined `bad_response`.
+        Answer::BilledWithoutCode { reason } => insert.execute(params![
+            number.as_str(),
+            source,
+            KIND_DECLINED,
+            crate::api::BILLED_WITHOUT_CODE,
             None::<&str>,
             None::<&str>,
             None::<&str>,
@@ -244,8 +258,13 @@ fn answer_from_row(row: &Row<'_>) -> rusqlite::Result<Answer> {
             city: text(4)?,
             isp: text(5)?,
         })),
+        KIND_DECLINED if code == crate::api::BILLED_WITHOUT_CODE => {
+            Ok(Answer::BilledWithoutCode { reason: text(6)? })
+        }
         KIND_DECLINED => Ok(Answer::Declined {
-            code,
+            code: code.parse().map_err(|_| {
+                rusqlite::Error::InvalidColumnType(1, code, rusqlite::types::Type::Text)
+            })?,
             reason: text(6)?,
         }),
         other => Err(rusqlite::Error::IntegralValueOutOfRange(0, other)),

@@ -26,7 +26,7 @@ fn tenure() -> Answer {
 
 fn declined() -> Answer {
     Answer::Declined {
-        code: "224801".to_owned(),
+        code: 224801,
         reason: "查询无此记录".to_owned(),
     }
 }

@@ -749,7 +749,7 @@ fn an_api_that_drops_every_connection_looks_down_and_exits_4() {
     // It stopped after the streak, not after all 100 numbers: at most the
     // streak plus the numbers already in flight were tried.
     let stats = sandbox.stats();
-    let limit = u64::from(tenure::pipeline::LOOKS_DOWN_AFTER) + CONCURRENCY;
+    let limit = u64::from(tenure::LOOKS_DOWN_AFTER) + CONCURRENCY;
     assert!(
         stats.numbers.len() as u64 <= limit,
         "{} numbers tried before stopping",

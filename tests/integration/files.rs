@@ -12,8 +12,8 @@ use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tenure::COLUMNS;
 use tenure::number;
-use tenure::output::COLUMNS;
 use tenure::sandbox::{Sandbox, SandboxConfig, Stats, answer_for};
 use tenure::store::Store;
 

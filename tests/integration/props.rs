@@ -10,8 +10,8 @@ use std::time::Duration;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use tenure::COLUMNS;
 use tenure::number::{self, Number};
-use tenure::output::COLUMNS;
 use tenure::sandbox::{SandboxConfig, answer_for};
 
 use crate::common::*;
@@ -132,7 +132,7 @@ proptest! {
 
 /// Header names the tool would take for the number column; other headers
 /// avoid them so that `mobile` is the one it picks.
-use tenure::input::NUMBER_HEADERS;
+use tenure::NUMBER_HEADERS;
 
 fn field() -> impl Strategy<Value = String> {
     prop_oneof![

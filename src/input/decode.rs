@@ -27,6 +27,12 @@ pub struct Gb18030Reader<R> {
 
 impl<R: Read> Gb18030Reader<R> {
     pub fn new(inner: R) -> Self {
+        Self::after_lines(inner, 0)
+    }
+
+    /// A decoder for what follows `lines` lines already read, so that an
+    /// error names the line in the whole input.
+    fn after_lines(inner: R, lines: u64) -> Self {
         Gb18030Reader {
             inner,
             decoder: GB18030.new_decoder_with_bom_removal(),
@@ -39,7 +45,7 @@ impl<R: Read> Gb18030Reader<R> {
             output_end: 0,
             input_done: false,
             finished: false,
-            lines: 0,
+            lines,
         }
     }
 }
@@ -95,6 +101,8 @@ impl<R: Read> Read for Gb18030Reader<R> {
 pub struct AutoReader<R> {
     state: Auto<R>,
     on_gbk: Option<Box<dyn FnOnce() + Send>>,
+    /// Newlines passed through before the decision.
+    lines: u64,
 }
 
 enum Auto<R> {
@@ -110,6 +118,7 @@ impl<R: Read> AutoReader<R> {
         AutoReader {
             state: Auto::Undecided(inner),
             on_gbk: Some(on_gbk),
+            lines: 0,
         }
     }
 }
@@ -124,8 +133,10 @@ impl<R: Read> Read for AutoReader<R> {
                 Auto::Undecided(inner) => {
                     let read = inner.read(buf)?;
                     let Some(first) = buf[..read].iter().position(|b| !b.is_ascii()) else {
+                        self.lines += bytecount(&buf[..read]);
                         return Ok(read);
                     };
+                    self.lines += bytecount(&buf[..first]);
                     // Judge by the bytes from the first non-ASCII one; a
                     // character cut in two at the end of this read does not
                     // count against UTF-8.
@@ -146,7 +157,7 @@ impl<R: Read> Read for AutoReader<R> {
                         if let Some(tell) = self.on_gbk.take() {
                             tell();
                         }
-                        Auto::Gbk(Gb18030Reader::new(rest))
+                        Auto::Gbk(Gb18030Reader::after_lines(rest, self.lines))
                     };
                     if first > 0 {
                         return Ok(first);
@@ -218,5 +229,12 @@ mod tests {
     fn names_the_line_of_a_bad_byte() {
         let err = decode(b"a\nb\n\x81\x20\n").expect_err("0x81 0x20 is not GB18030");
         assert!(err.to_string().contains("line 3"), "{err}");
+        let (auto, told) = auto(b"a\nb\nc\x81\x20\n");
+        let err = auto.expect_err("0x81 0x20 is not GB18030");
+        assert!(
+            err.contains("line 3"),
+            "lines before the decision count: {err}"
+        );
+        assert!(told);
     }
 }

@@ -1,0 +1,131 @@
+//! Parsers for the values of flags, used by clap's `value_parser`: each
+//! turns the text the user typed into a typed value, or says what is wrong
+//! with it (clap adds the flag's name). No I/O.
+
+use std::time::Duration;
+
+use crate::input::{ColumnSpec, Encoding};
+
+/// A duration like `90s`, `12h`, `7d` or `200ms`.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|err| format!("{err}; write a duration like 90s, 30m, 12h or 7d"))
+}
+
+/// A backoff: a duration of at most ten minutes (a longer single wait would
+/// look like a hang).
+pub fn backoff(text: &str) -> Result<Duration, String> {
+    const MAX: Duration = Duration::from_secs(600);
+    let value = duration(text)?;
+    if value > MAX {
+        return Err(format!(
+            "at most {} (a longer wait would look like a hang)",
+            humantime::format_duration(MAX)
+        ));
+    }
+    Ok(value)
+}
+
+/// Seconds, with a fraction, between 0.1 and 3600.
+pub fn timeout(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "not a number of seconds, like 10 or 2.5".to_owned())?;
+    if !(0.1..=3600.0).contains(&secs) {
+        return Err("must be between 0.1 and 3600 seconds".to_owned());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The API's base URL: http(s), no credentials, no query string and no
+/// fragment (the key comes from the environment and travels in the POST
+/// body; a fragment would send every request to `POST /`). Returned
+/// without a trailing slash.
+pub fn endpoint(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|err| format!("not a URL: {err}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must start with https:// (or http://)".to_owned());
+    }
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(
+            "must be a bare base URL like https://v.juhe.cn: no credentials, no query \
+             string and no #fragment (the key comes from JUHE_KEY and travels in the POST body)"
+                .to_owned(),
+        );
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// One ASCII character, or `\t`/`tab` for a tab; not the quote.
+pub fn delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "\\t" | "\t" | "tab" => Ok(b'\t'),
+        "\"" => Err("cannot be the quote character".to_owned()),
+        one if one.len() == 1 && one.is_ascii() => Ok(one.as_bytes()[0]),
+        _ => Err("must be one ASCII character, or \\t for a tab".to_owned()),
+    }
+}
+
+/// A column by 1-based index or by header name (kept as typed: whether a
+/// name is allowed depends on `--no-headers`).
+pub fn column(text: &str) -> Result<ColumnSpec, String> {
+    let text = text.trim();
+    match text.parse::<usize>() {
+        Ok(0) => Err("counts from 1, so 0 is no column".to_owned()),
+        Ok(n) => Ok(ColumnSpec::Index(n - 1)),
+        Err(_) if text.is_empty() => Err("is empty: give a header name or a 1-based index".into()),
+        Err(_) => Ok(ColumnSpec::Name(text.to_owned())),
+    }
+}
+
+/// `auto`, `utf-8` (or `utf8`), `gbk` (or `gb18030`, `gb2312`).
+pub fn encoding(text: &str) -> Result<Encoding, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "auto" => Ok(Encoding::Auto),
+        "utf-8" | "utf8" => Ok(Encoding::Utf8),
+        "gbk" | "gb18030" | "gb2312" => Ok(Encoding::Gbk),
+        _ => Err("is not one of auto, utf-8, gbk".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_parse_or_say_why() {
+        assert_eq!(duration("90s"), Ok(Duration::from_secs(90)));
+        assert!(duration("soon").is_err());
+        assert!(backoff("11m").is_err());
+        assert_eq!(timeout("2.5"), Ok(Duration::from_millis(2500)));
+        assert!(timeout("0").is_err());
+        assert!(timeout("ten").is_err());
+        assert_eq!(
+            endpoint("http://127.0.0.1:1/"),
+            Ok("http://127.0.0.1:1".into())
+        );
+        for bad in [
+            "ftp://x",
+            "https://user:pw@v.juhe.cn",
+            "https://v.juhe.cn/?key=1",
+            "https://v.juhe.cn/#frag",
+            "v.juhe.cn",
+        ] {
+            assert!(endpoint(bad).is_err(), "{bad}");
+        }
+        assert_eq!(delimiter("\\t"), Ok(b'\t'));
+        assert_eq!(delimiter(";"), Ok(b';'));
+        assert!(delimiter("\"").is_err());
+        assert!(delimiter("ab").is_err());
+        assert_eq!(column("2"), Ok(ColumnSpec::Index(1)));
+        assert_eq!(column(" 手机 "), Ok(ColumnSpec::Name("手机".into())));
+        assert!(column("0").is_err());
+        assert_eq!(encoding("GB18030"), Ok(Encoding::Gbk));
+        assert!(encoding("latin1").is_err());
+    }
+}
