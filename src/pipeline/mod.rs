@@ -1,0 +1,147 @@
+//! The pipeline: the one module that knows the order of the stages.
+//!
+//! ```text
+//! reader (this thread) ──▶ single-flight ──▶ store lookup ──▶ job on the pool ──▶ writer thread
+//!   parse, normalise        one request        answers from     permit, POST,       reorder buffer,
+//!   (window backpressure)   per number         earlier runs     retry, store        input order
+//! ```
+//!
+//! - Streaming and bounded: the reader runs at most `window` rows ahead of
+//!   the writer, so memory does not grow with the file; a row stuck in
+//!   backoff holds only its own place, never a chunk of others.
+//! - Never asked twice: a number in flight collects its duplicates as
+//!   waiters; an answer is put in the store *before* the number leaves the
+//!   in-flight table, so a later duplicate always finds one or the other.
+//! - Why a run ends early is decided here, in one place ([`Shared::halt`]):
+//!   a fatal answer, the API looking down, an error of the reader, the
+//!   writer or the store. The first [`Halt`] is kept and the run's [`Stop`]
+//!   signalled: the reader stops reading, jobs not yet started give up,
+//!   those in flight end and keep their answers in the store. The halt is
+//!   returned with the rows' counts, never left for the caller to find.
+
+mod jobs;
+mod window;
+mod writer;
+
+use std::sync::mpsc::channel;
+use std::time::Duration;
+
+use jobs::Shared;
+use window::Window;
+
+use crate::api::Failure;
+use crate::client::{Client, RetryPolicy};
+use crate::exit::Error;
+use crate::input::Input;
+use crate::limiter::Limiter;
+use crate::output::Output;
+use crate::progress::Progress;
+use crate::stop::{self, Stop};
+use crate::store::Store;
+use crate::summary::{Counters, Rows};
+
+/// After this many numbers in a row ran out of retries on transient
+/// failures, the API looks down: stop rather than fail a million rows.
+pub const LOOKS_DOWN_AFTER: u32 = 20;
+
+/// The knobs of the pipeline, from `Config`.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Requests in flight at most: the size of the worker pool.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// Stored answers younger than this are reused.
+    pub max_age: Duration,
+    /// How many rows the reader may run ahead of the writer.
+    pub window: usize,
+}
+
+/// The runtime parts the pipeline drives, built by the command.
+pub struct Runtime<'a> {
+    pub client: &'a Client,
+    pub limiter: &'a Limiter,
+    pub store: &'a Store,
+    pub stop: &'a Stop,
+    pub progress: &'a Progress,
+    pub counters: &'a Counters,
+}
+
+/// Why a run ended before its input did.
+#[derive(Debug)]
+pub enum Halt {
+    /// A fatal answer: no request could succeed.
+    Fatal(Failure),
+    /// Many numbers in a row ran out of retries: the API looks down.
+    LooksDown { numbers: u32, last: Failure },
+    /// SIGINT or SIGTERM.
+    Interrupted,
+    /// An error ended the run: unreadable input, unwritable output, a
+    /// failing store.
+    Failed(Error),
+}
+
+/// What a run did: the rows' counts, and why it ended early, if it did.
+#[derive(Debug)]
+pub struct Ran {
+    pub rows: Rows,
+    pub halt: Option<Halt>,
+}
+
+/// Runs the rows of `input` through the runtime's parts into `output`.
+pub fn run(input: Input, output: &mut Output, parts: &Runtime, settings: &Settings) -> Ran {
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.concurrency.max(1))
+        .thread_name(|i| format!("tenure-worker-{i}"))
+        .build()
+    {
+        Ok(pool) => pool,
+        Err(err) => {
+            let err = anyhow::anyhow!("cannot start the worker threads: {err}");
+            return Ran {
+                rows: Rows::default(),
+                halt: Some(Halt::Failed(err.into())),
+            };
+        }
+    };
+    let window = Window::new(settings.window.max(1) as u64);
+    let (done, finished) = channel();
+    let shared = Shared::new(parts, settings, done);
+
+    let mut rows = Rows::default();
+    let halt = std::thread::scope(|threads| {
+        let writer = threads.spawn(|| {
+            // Whatever ends the writer, a panic included, the reader must
+            // not wait for room, and the run stops.
+            let _closing = OnDrop(|| {
+                if std::thread::panicking() {
+                    parts.stop.stop();
+                }
+                window.close();
+            });
+            writer::write_in_order(finished, output, &window, parts, &mut rows)
+        });
+        let read = pool.in_place_scope(|scope| shared.read_all(input, &window, scope));
+        if let Err(err) = read {
+            shared.halt(Halt::Failed(err));
+        }
+        // Every job has ended (the scope waits): hang up so that the writer
+        // drains the channel and returns.
+        let mut halt = shared.finish();
+        let written = writer.join().expect("the writer thread does not panic");
+        if let Err(err) = written {
+            halt.get_or_insert(Halt::Failed(err));
+        }
+        halt
+    });
+    let halt = halt.or_else(|| stop::interrupted().then_some(Halt::Interrupted));
+    Ran { rows, halt }
+}
+
+/// Runs a closure when dropped, unwinding included.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}

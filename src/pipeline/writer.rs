@@ -1,0 +1,63 @@
+//! The writer: puts finished rows back in input order and writes them.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::Duration;
+
+use super::{Runtime, Window};
+use crate::exit::Error;
+use crate::output::Output;
+use crate::row::Finished;
+use crate::summary::Rows;
+
+/// The writer: puts rows back in input order and writes them.
+pub(super) fn write_in_order(
+    finished: Receiver<Vec<Finished>>,
+    output: &mut Output,
+    window: &Window,
+    parts: &Runtime,
+    rows: &mut Rows,
+) -> Result<(), Error> {
+    let mut early: BTreeMap<u64, Finished> = BTreeMap::new();
+    let mut next = 0u64;
+    let mut arrived = finished.recv().ok();
+    while let Some(batch) = arrived.take() {
+        for done in batch {
+            if done.seq != next {
+                early.insert(done.seq, done);
+                continue;
+            }
+            // In order (the common case): no detour through the buffer.
+            let mut done = done;
+            loop {
+                output.write_row(&done.record, &done.result)?;
+                rows.count(&done.result, done.via);
+                next += 1;
+                match early.remove(&next) {
+                    Some(following) => done = following,
+                    None => break,
+                }
+            }
+        }
+        arrived = match finished.try_recv() {
+            Ok(batch) => Some(batch),
+            Err(TryRecvError::Disconnected) => None,
+            Err(TryRecvError::Empty) => {
+                // A consumer on a pipe sees the rows so far now, not at the end.
+                output.flush_stdout()?;
+                window.advance(next);
+                parts.progress.update(rows, parts.counters.billed());
+                // Caught up: let the jobs' rows gather for a moment rather
+                // than wake for each job. The reader runs up to a window
+                // ahead, so nothing waits on the pause.
+                std::thread::sleep(GATHER);
+                finished.recv().ok()
+            }
+        };
+    }
+    window.advance(next);
+    Ok(())
+}
+
+/// How long the writer lets finished rows gather once it has caught up.
+const GATHER: Duration = Duration::from_millis(2);
