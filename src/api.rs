@@ -163,6 +163,46 @@ pub const BILLED_WITHOUT_CODE: &str = "bad_response";
 /// key, openid, IP, quota, maintenance.
 const SYSTEM_LEVEL: [std::ops::RangeInclusive<i64>; 2] = [10_000..=19_999, 100_000..=199_999];
 
+impl Verdict {
+    /// The same verdict with every text that came from the server passed
+    /// through `clean` (see `redact`): reasons, messages and the tenure's
+    /// fields.
+    pub fn clean_texts(self, clean: impl Fn(&str) -> String) -> Verdict {
+        let failure = |f: Failure| Failure {
+            kind: f.kind,
+            message: clean(&f.message),
+        };
+        match self {
+            Verdict::Final(Reply { answer, orderid }) => Verdict::Final(Reply {
+                answer: match answer {
+                    Answer::Tenure(t) => Answer::Tenure(Tenure {
+                        code: clean(&t.code),
+                        desc: clean(&t.desc),
+                        province: clean(&t.province),
+                        city: clean(&t.city),
+                        isp: clean(&t.isp),
+                    }),
+                    Answer::Declined { code, reason } => Answer::Declined {
+                        code,
+                        reason: clean(&reason),
+                    },
+                    Answer::BilledWithoutCode { reason } => Answer::BilledWithoutCode {
+                        reason: clean(&reason),
+                    },
+                },
+                orderid: orderid.map(|id| clean(&id)),
+            }),
+            Verdict::Retry(f) => Verdict::Retry(failure(f)),
+            Verdict::SlowDown(f) => Verdict::SlowDown(failure(f)),
+            Verdict::Fatal(f) => Verdict::Fatal(failure(f)),
+        }
+    }
+}
+
+/// The most of a body read: the real answer is under 1 KiB. A longer body
+/// is not the API's (an error page, a hostile server) and is not buffered.
+pub const MAX_BODY: usize = 64 * 1024;
+
 /// Classifies an HTTP answer: its status and its body.
 pub fn classify_response(status: u16, body: &[u8]) -> Verdict {
     match status {
@@ -192,6 +232,15 @@ pub fn classify_transport(timed_out: bool, message: String) -> Verdict {
 }
 
 fn classify_body(body: &[u8]) -> Verdict {
+    if body.len() > MAX_BODY {
+        return Verdict::Retry(Failure {
+            kind: FailureKind::BadResponse,
+            message: format!(
+                "the API sent a body of more than {} KiB, which is not its JSON envelope",
+                MAX_BODY / 1024
+            ),
+        });
+    }
     let Some(envelope) = Envelope::parse(body) else {
         return Verdict::Retry(Failure {
             kind: FailureKind::BadResponse,

@@ -5,12 +5,14 @@
 //! the key never enters a URL, where logs, proxies and error messages would
 //! keep it. Each attempt, retries included, waits for a rate-limit permit.
 
+use std::io::Read;
 use std::time::Duration;
 
 use crate::api::{self, Endpoint, Failure, Reply, Verdict};
 use crate::crypto::Cipher;
 use crate::limiter::Limiter;
 use crate::number::Number;
+use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::stop::Stop;
 
@@ -119,26 +121,45 @@ impl Client {
         self.endpoint
     }
 
-    /// One request, classified. Never retries.
+    /// One request, classified, its texts redacted (see `redact`). Never
+    /// retries.
     pub fn query(&self, number: &Number) -> Verdict {
         let mobile = match &self.cipher {
             Some(cipher) => cipher.encrypt(number.as_str()),
             None => number.as_str().to_owned(),
         };
+        let secrets = [self.key.expose(), number.as_str(), mobile.as_str()];
+        let redactor = Redactor::new(&secrets);
+        self.send(&mobile)
+            .clean_texts(|text| redactor.clean(text))
+    }
+
+    /// Sends one request and classifies what comes back. At most
+    /// `api::MAX_BODY` bytes (and one more, to tell) of the body are read.
+    fn send(&self, mobile: &str) -> Verdict {
         // `.form()` percent-encodes once: the Base64 `+` travels as `%2B`.
         let sent = self
             .http
             .post(&self.url)
-            .form(&[("key", self.key.expose()), ("mobile", mobile.as_str())])
+            .form(&[("key", self.key.expose()), ("mobile", mobile)])
             .send();
         let response = match sent {
             Ok(response) => response,
             Err(err) => return api::classify_transport(err.is_timeout(), describe(err)),
         };
         let status = response.status().as_u16();
-        match response.bytes() {
-            Ok(body) => api::classify_response(status, &body),
-            Err(err) => api::classify_transport(err.is_timeout(), describe(err)),
+        let mut body = Vec::with_capacity(1024);
+        let limit = api::MAX_BODY as u64 + 1;
+        match response.take(limit).read_to_end(&mut body) {
+            Ok(_) => api::classify_response(status, &body),
+            Err(err) => {
+                let timed_out = err.kind() == std::io::ErrorKind::TimedOut
+                    || err
+                        .get_ref()
+                        .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+                        .is_some_and(reqwest::Error::is_timeout);
+                api::classify_transport(timed_out, describe_io(&err))
+            }
         }
     }
 
@@ -196,6 +217,18 @@ fn describe(err: reqwest::Error) -> String {
     let err = err.without_url();
     let mut message = err.to_string();
     let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// A failure while reading the body, as one line with its causes.
+fn describe_io(err: &std::io::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());

@@ -4,6 +4,10 @@
 //! user got wrong is named here, in the message (a single bad value is
 //! refused earlier, by clap).
 
+mod clash;
+
+pub use clash::{Named, first_clash};
+
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -92,6 +96,7 @@ impl EnrichConfig {
             }
             (None, false, None) => Cache::Temporary,
         };
+        refuse_clashes(&input, output.as_deref(), args.summary_json.as_deref(), &cache)?;
         Ok(EnrichConfig {
             input,
             output,
@@ -117,6 +122,41 @@ impl EnrichConfig {
             summary_json: args.summary_json,
             quiet: args.quiet,
         })
+    }
+}
+
+/// Refuses a command line where two of the files a run reads or writes are
+/// one file: before anything is written, nothing is lost.
+fn refuse_clashes(
+    input: &InputConfig,
+    output: Option<&Path>,
+    summary: Option<&Path>,
+    cache: &Cache,
+) -> Result<(), Error> {
+    let mut files = Vec::with_capacity(4);
+    if let Some(path) = &input.path {
+        files.push(Named { what: "the input", path });
+    }
+    if let Some(path) = output {
+        files.push(Named { what: "-o", path });
+    }
+    if let Cache::File(path) = cache {
+        files.push(Named { what: "the store (--cache)", path });
+    }
+    if let Some(path) = summary {
+        files.push(Named { what: "--summary-json", path });
+    }
+    match first_clash(&files) {
+        None => Ok(()),
+        Some((a, b)) => Err(usage!(
+            "{} {} is the same file as {} {}: writing one would destroy the other; give \
+             {} another path",
+            b.what,
+            b.path.display(),
+            a.what,
+            a.path.display(),
+            b.what
+        )),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::store::StoreError;
 pub enum Exit {
     /// Every row has a final answer (a success or a row answer).
     Success = 0,
-    /// A bug or an environment failure (disk full while writing the output).
+    /// A bug.
     Internal = 1,
     /// Bad flag, unreadable input, no number column, no key, bad store.
     Usage = 2,
@@ -17,6 +17,9 @@ pub enum Exit {
     Partial = 3,
     /// The API refused the whole batch (fatal code) or looks down.
     Stopped = 4,
+    /// The machine failed the run: disk full, output or store unwritable
+    /// mid-run, database unreachable mid-run. Answers so far are kept.
+    Environment = 5,
     /// SIGINT or SIGTERM.
     Interrupted = 130,
 }
@@ -44,7 +47,12 @@ pub enum Error {
     /// paying again.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Anything else: exit 1.
+    /// The machine failed the run (disk full, a file or the store that
+    /// cannot be written any more): exit 5, so that a scheduler can tell it
+    /// from a bug.
+    #[error("{0}")]
+    Environment(String),
+    /// Anything else: a bug, exit 1.
     #[error("{0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -53,8 +61,10 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             // A store that fails while it is written (a full disk) is not
-            // the user's input: that is exit 1.
-            Error::Store(StoreError::WriterFailed { .. }) => Exit::Internal,
+            // the user's input: that is the environment.
+            Error::Store(StoreError::WriterFailed { .. }) | Error::Environment(_) => {
+                Exit::Environment
+            }
             Error::Usage(_) | Error::Store(_) => Exit::Usage,
             Error::Internal(_) => Exit::Internal,
         }
@@ -81,11 +91,13 @@ mod tests {
             Exit::Usage,
             Exit::Partial,
             Exit::Stopped,
+            Exit::Environment,
             Exit::Interrupted,
         ]
         .map(Exit::code)
         .to_vec();
-        assert_eq!(codes, [0, 1, 2, 3, 4, 130]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 130]);
+        assert_eq!(Error::Environment("disk full".into()).exit(), Exit::Environment);
         assert_eq!(usage!("x {}", 1).exit(), Exit::Usage);
         assert_eq!(
             Error::Internal(anyhow::anyhow!("boom")).exit(),

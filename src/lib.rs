@@ -25,6 +25,7 @@ pub mod number;
 mod output;
 mod pipeline;
 mod progress;
+mod redact;
 mod row;
 pub mod sandbox;
 pub mod secret;

@@ -82,7 +82,7 @@ pub fn outcome(halt: Option<&Halt>, rows: &Rows) -> Exit {
         None if rows.failed > 0 => Exit::Partial,
         None => Exit::Success,
         Some(Halt::Interrupted) => Exit::Interrupted,
-        Some(Halt::Fatal(_) | Halt::LooksDown { .. }) => Exit::Stopped,
+        Some(Halt::Fatal(_) | Halt::LooksDown { .. } | Halt::Refused) => Exit::Stopped,
         Some(Halt::Failed(err)) => err.exit(),
     }
 }
@@ -223,6 +223,7 @@ fn describe(halt: &Halt) -> String {
         Halt::LooksDown { numbers, last } => format!(
             "stopped: the API looks down ({numbers} numbers in a row ran out of retries; last: {last})"
         ),
+        Halt::Refused => "stopped: the API refused every request (224804 参数错误)".to_owned(),
         Halt::Interrupted => "interrupted".to_owned(),
         Halt::Failed(err) => format!("stopped by an error: {err}"),
     }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::refused::RefusalWatch;
 use super::{Halt, LOOKS_DOWN_AFTER, OnDrop, Runtime, Settings, Window};
 use crate::api::Failure;
 use crate::client::Asked;
@@ -36,6 +37,8 @@ pub(super) struct Shared<'a> {
     exhausted: Mutex<HashMap<Number, Failure>>,
     /// Numbers in a row that ran out of retries on transient failures.
     down_streak: AtomicU32,
+    /// Whether the first answers are all refusals (DESIGN §8).
+    refusals: Mutex<RefusalWatch>,
     /// Why the run ends early: the first halt wins.
     halt: Mutex<Option<Halt>>,
     done: Sender<Vec<Finished>>,
@@ -53,6 +56,7 @@ impl<'a> Shared<'a> {
             in_flight: Mutex::new(HashMap::new()),
             exhausted: Mutex::new(HashMap::new()),
             down_streak: AtomicU32::new(0),
+            refusals: Mutex::new(RefusalWatch::default()),
             halt: Mutex::new(None),
             done,
         }
@@ -62,9 +66,12 @@ impl<'a> Shared<'a> {
     /// its channel and returns, and says why the run halted, if it did.
     pub(super) fn finish(self) -> Option<Halt> {
         drop(self.done);
-        self.halt
+        let halt = self.halt.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let refusals = self
+            .refusals
             .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner);
+        halt.or_else(|| refusals.refused_at_end().then_some(Halt::Refused))
     }
 
     pub(super) fn read_all<'s>(
@@ -204,6 +211,14 @@ impl<'a> Shared<'a> {
         let result = match asked {
             Asked::Answered(reply) => {
                 self.down_streak.store(0, Ordering::Relaxed);
+                let refused = self
+                    .refusals
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .observe(&reply.answer);
+                if refused {
+                    self.halt(Halt::Refused);
+                }
                 // Stored before leaving the in-flight table: see the module doc.
                 if let Err(err) = store.put(number, &reply.answer, client.endpoint()) {
                     self.halt(Halt::Failed(err.into()));

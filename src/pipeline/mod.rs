@@ -20,6 +20,7 @@
 //!   returned with the rows' counts, never left for the caller to find.
 
 mod jobs;
+mod refused;
 mod window;
 mod writer;
 
@@ -73,6 +74,9 @@ pub enum Halt {
     Fatal(Failure),
     /// Many numbers in a row ran out of retries: the API looks down.
     LooksDown { numbers: u32, last: Failure },
+    /// The first answers were all `224804 参数错误`: the request, not the
+    /// numbers, is wrong (under `--encrypt`, the openid).
+    Refused,
     /// SIGINT or SIGTERM.
     Interrupted,
     /// An error ended the run: unreadable input, unwritable output, a
