@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::input::{ColumnSpec, Encoding};
+use crate::log::LogFormat;
 
 /// Enrich CSV files of Chinese mobile numbers with their network tenure.
 #[derive(Debug, Parser)]
@@ -262,6 +263,30 @@ exponential backoff and full jitter. Each retry waits for the rate limit like an
     /// No progress bar and no summary on stderr (errors still show).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// How often a progress line is logged when stderr is not a terminal.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = values::duration,
+        long_help = "How often a timestamped progress line (rows done, percent of the \
+input, billed, errors, rate, ETA) is written when stderr is not a terminal: cron, \
+Airflow, Kubernetes. `0s` writes none. On a terminal the progress bar shows instead."
+    )]
+    pub progress_interval: Duration,
+
+    /// `text` for people, or `json`: every stderr line a JSON object.
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "text",
+        value_parser = values::log_format,
+        long_help = "How lines on stderr are written: `text` for people, or `json`, one JSON \
+object a line with `time`, `level` and `message` (and `event` with its fields for progress \
+and the summary), for log collectors."
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, ClapArgs)]

@@ -60,13 +60,22 @@ pub enum Asked {
     Abandoned,
 }
 
-/// One request as it went, told to the caller as it happens (for the
-/// counts, and the API's slow-down already applied to the limiter).
+/// One request as it goes, told to the caller as it happens (for the
+/// counts, the ledger and the latency; the API's slow-down is already
+/// applied to the limiter).
 #[derive(Debug)]
-pub struct Attempt<'a> {
-    /// Not the number's first request.
-    pub retry: bool,
-    pub verdict: &'a Verdict,
+pub enum Attempt<'a> {
+    /// A request is about to go out, with its permit.
+    Sending {
+        /// Not the number's first request.
+        retry: bool,
+    },
+    /// It came back (or failed) after `elapsed`.
+    Done {
+        verdict: &'a Verdict,
+        #[allow(dead_code)] // TEMPORARY: read by --concurrency auto (rate branch)
+        elapsed: Duration,
+    },
 }
 
 /// The API client of one run.
@@ -130,8 +139,7 @@ impl Client {
         };
         let secrets = [self.key.expose(), number.as_str(), mobile.as_str()];
         let redactor = Redactor::new(&secrets);
-        self.send(&mobile)
-            .clean_texts(|text| redactor.clean(text))
+        self.send(&mobile).clean_texts(|text| redactor.clean(text))
     }
 
     /// Sends one request and classifies what comes back. At most
@@ -179,16 +187,17 @@ impl Client {
             if attempt > 0 && !stop.sleep(policy.backoff.delay(attempt - 1)) {
                 return Asked::Abandoned;
             }
-            if limiter.acquire(stop).is_none() {
+            let Some(started) = limiter.acquire(stop) else {
                 return Asked::Abandoned;
-            }
+            };
+            observe(&Attempt::Sending { retry: attempt > 0 });
             let verdict = self.query(number);
             if matches!(verdict, Verdict::SlowDown(_)) {
                 limiter.slow_down();
             }
-            observe(&Attempt {
-                retry: attempt > 0,
+            observe(&Attempt::Done {
                 verdict: &verdict,
+                elapsed: started.elapsed(),
             });
             match verdict {
                 Verdict::Final(reply) => return Asked::Answered(reply),

@@ -16,9 +16,12 @@ use crate::cli::{CheckArgs, EncryptArgs, EnrichArgs, InputArgs, SandboxArgs, Sou
 use crate::client::{Backoff, RetryPolicy};
 use crate::exit::Error;
 use crate::input::{ColumnSpec, InputConfig};
+use crate::log::Log;
 use crate::pipeline::Settings;
+use crate::progress::Display;
 use crate::sandbox::{self, SandboxConfig};
 use crate::secret::Secret;
+use crate::summary::Facts;
 use crate::usage;
 
 /// How many rows the reader may run ahead of the writer. At 8192 rows of
@@ -54,6 +57,95 @@ pub enum Cache {
     Temporary,
 }
 
+/// How a run of `tenure enrich` reports, known from its flags before they
+/// are validated, so that even a refused command line is reported as asked
+/// (its summary JSON, its log format).
+#[derive(Debug)]
+pub struct Reporting {
+    pub log: Log,
+    /// `--summary-json`, unless that path is itself refused.
+    pub summary_json: Option<PathBuf>,
+    pub facts: Facts,
+    /// How progress shows.
+    pub progress: Display,
+}
+
+impl Reporting {
+    pub fn of(args: &EnrichArgs) -> Reporting {
+        let log = Log::new(args.log_format, args.quiet);
+        let dash = |path: &Path| dash_is_none(path).map(|p| p.display().to_string());
+        let facts = Facts {
+            run: None,
+            started: Some(std::time::SystemTime::now()),
+            input: Some(dash(&args.input.input).unwrap_or_else(|| "-".to_owned())),
+            output: Some(dash(&args.output).unwrap_or_else(|| "-".to_owned())),
+            store: None,
+            endpoint: (!args.source.sandbox).then(|| args.source.endpoint.clone()),
+            sandbox: args.source.sandbox,
+            qps: Some(args.source.qps),
+            encrypted: args.source.encrypt,
+        };
+        let progress = if args.quiet {
+            Display::Hidden
+        } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            Display::Bar
+        } else if args.progress_interval.is_zero() {
+            Display::Hidden
+        } else {
+            Display::Lines(args.progress_interval)
+        };
+        Reporting {
+            log,
+            summary_json: args
+                .summary_json
+                .clone()
+                .filter(|path| !summary_is_refused(args, path)),
+            facts,
+            progress,
+        }
+    }
+}
+
+/// Whether `--summary-json` cannot be written (its folder is missing or
+/// unwritable, or it is a folder), tried before any request.
+fn summary_unwritable(summary: &Path) -> Option<Error> {
+    if summary.is_dir() {
+        return Some(usage!(
+            "--summary-json {} is a folder; give a file name",
+            summary.display()
+        ));
+    }
+    let folder = crate::output::folder_of(summary);
+    tempfile::NamedTempFile::new_in(folder)
+        .err()
+        .map(|err| usage!("cannot write --summary-json {}: {err}", summary.display()))
+}
+
+/// Whether `--summary-json` names a file the run reads or writes, or one
+/// that cannot be written: then it is refused, and no summary is written
+/// there.
+fn summary_is_refused(args: &EnrichArgs, summary: &Path) -> bool {
+    if summary_unwritable(summary).is_some() {
+        return true;
+    }
+    let mut others = vec![&args.output];
+    others.push(&args.input.input);
+    others.extend(&args.source.cache);
+    others.iter().any(|other| {
+        first_clash(&[
+            Named {
+                what: "",
+                path: other,
+            },
+            Named {
+                what: "",
+                path: summary,
+            },
+        ])
+        .is_some()
+    })
+}
+
 /// Everything `tenure enrich` needs, validated.
 #[derive(Debug)]
 pub struct EnrichConfig {
@@ -72,17 +164,14 @@ pub struct EnrichConfig {
     pub timeout: Duration,
     pub cache: Cache,
     pub settings: Settings,
-    pub summary_json: Option<PathBuf>,
-    /// No progress bar and no summary on stderr.
-    pub quiet: bool,
 }
 
 impl EnrichConfig {
-    pub fn from_args(args: EnrichArgs) -> Result<Self, Error> {
+    pub fn from_args(args: EnrichArgs, log: &Log) -> Result<Self, Error> {
         let input = input_config(&args.input)?;
         let output = dash_is_none(&args.output);
-        let api = api(&args.source);
-        let (key, openid) = secrets(&api, &args)?;
+        let api = api(&args.source, log);
+        let (key, openid) = secrets(&api, &args, log)?;
         if args.backoff_base > args.backoff_cap {
             return Err(usage!("--backoff-base must not exceed --backoff-cap"));
         }
@@ -96,7 +185,15 @@ impl EnrichConfig {
             }
             (None, false, None) => Cache::Temporary,
         };
-        refuse_clashes(&input, output.as_deref(), args.summary_json.as_deref(), &cache)?;
+        refuse_clashes(
+            &input,
+            output.as_deref(),
+            args.summary_json.as_deref(),
+            &cache,
+        )?;
+        if let Some(err) = args.summary_json.as_deref().and_then(summary_unwritable) {
+            return Err(err);
+        }
         Ok(EnrichConfig {
             input,
             output,
@@ -119,8 +216,6 @@ impl EnrichConfig {
                 max_age: args.source.max_age,
                 window: WINDOW,
             },
-            summary_json: args.summary_json,
-            quiet: args.quiet,
         })
     }
 }
@@ -135,16 +230,25 @@ fn refuse_clashes(
 ) -> Result<(), Error> {
     let mut files = Vec::with_capacity(4);
     if let Some(path) = &input.path {
-        files.push(Named { what: "the input", path });
+        files.push(Named {
+            what: "the input",
+            path,
+        });
     }
     if let Some(path) = output {
         files.push(Named { what: "-o", path });
     }
     if let Cache::File(path) = cache {
-        files.push(Named { what: "the store (--cache)", path });
+        files.push(Named {
+            what: "the store (--cache)",
+            path,
+        });
     }
     if let Some(path) = summary {
-        files.push(Named { what: "--summary-json", path });
+        files.push(Named {
+            what: "--summary-json",
+            path,
+        });
     }
     match first_clash(&files) {
         None => Ok(()),
@@ -162,13 +266,13 @@ fn refuse_clashes(
 
 /// The key and the openid for `api`: the sandbox's own, or the user's from
 /// the environment or a file. The openid is there exactly with `--encrypt`.
-fn secrets(api: &Api, args: &EnrichArgs) -> Result<(Secret, Option<Secret>), Error> {
+fn secrets(api: &Api, args: &EnrichArgs, log: &Log) -> Result<(Secret, Option<Secret>), Error> {
     let encrypt = args.source.encrypt;
     if *api == Api::Sandbox {
         if args.key_file.is_some() || args.openid_file.is_some() {
-            eprintln!(
-                "tenure: warning: --sandbox uses the sandbox's own key and openid; \
-                 --key-file and --openid-file are ignored"
+            log.warn(
+                "--sandbox uses the sandbox's own key and openid; --key-file and \
+                 --openid-file are ignored",
             );
         }
         let key = Secret::new(sandbox::DEFAULT_KEY.to_owned());
@@ -205,7 +309,7 @@ impl CheckConfig {
     pub fn from_args(args: CheckArgs) -> Result<Self, Error> {
         Ok(CheckConfig {
             input: input_config(&args.input)?,
-            api: api(&args.source),
+            api: api(&args.source, &Log::default()),
             cache: args.source.cache,
             max_age: args.source.max_age,
             qps: qps(args.source.qps),
@@ -293,14 +397,14 @@ fn input_config(args: &InputArgs) -> Result<InputConfig, Error> {
     })
 }
 
-fn api(args: &SourceArgs) -> Api {
+fn api(args: &SourceArgs, log: &Log) -> Api {
     if args.sandbox {
         return Api::Sandbox;
     }
     if args.endpoint.starts_with("http://") && !crate::client::is_loopback(&args.endpoint) {
-        eprintln!(
-            "tenure: warning: --endpoint uses plain http:// to a host that is not this machine; \
-             the API key will cross the network unencrypted"
+        log.warn(
+            "--endpoint uses plain http:// to a host that is not this machine; the API key \
+             will cross the network unencrypted",
         );
     }
     Api::Remote(args.endpoint.clone())

@@ -97,7 +97,10 @@ mod tests {
         .map(Exit::code)
         .to_vec();
         assert_eq!(codes, [0, 1, 2, 3, 4, 5, 130]);
-        assert_eq!(Error::Environment("disk full".into()).exit(), Exit::Environment);
+        assert_eq!(
+            Error::Environment("disk full".into()).exit(),
+            Exit::Environment
+        );
         assert_eq!(usage!("x {}", 1).exit(), Exit::Usage);
         assert_eq!(
             Error::Internal(anyhow::anyhow!("boom")).exit(),

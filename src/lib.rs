@@ -19,8 +19,10 @@ mod commands;
 mod config;
 pub mod crypto;
 pub mod exit;
+mod halt;
 mod input;
 mod limiter;
+mod log;
 pub mod number;
 mod output;
 mod pipeline;
@@ -44,7 +46,13 @@ use exit::{Error, Exit};
 /// Runs one command line to its exit code, reporting errors on stderr.
 pub fn run(args: Args) -> Exit {
     let ran = match args.command {
-        Command::Enrich(args) => EnrichConfig::from_args(args).and_then(commands::enrich),
+        Command::Enrich(args) => {
+            // enrich reports its own errors: its summary JSON and log
+            // format apply to them too.
+            let reporting = config::Reporting::of(&args);
+            let config = EnrichConfig::from_args(args, &reporting.log);
+            return commands::enrich(config, reporting);
+        }
         Command::Check(args) => CheckConfig::from_args(args).and_then(commands::check),
         Command::Sandbox(args) => config::sandbox_config(args)
             .and_then(|(config, listen)| commands::serve(config, listen)),

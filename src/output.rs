@@ -89,8 +89,7 @@ impl Output {
         };
         let mut sink = sink;
         if bom {
-            sink.write_all("\u{feff}".as_bytes())
-                .map_err(|err| anyhow::anyhow!("writing the output: {err}"))?;
+            sink.write_all("\u{feff}".as_bytes()).map_err(write_error)?;
         }
         let writer = csv::WriterBuilder::new()
             .delimiter(delimiter)
@@ -128,9 +127,7 @@ impl Output {
     /// their commit.
     pub fn flush_stdout(&mut self) -> Result<(), Error> {
         if matches!(self.destination, Destination::Stdout) {
-            self.writer
-                .flush()
-                .map_err(|err| anyhow::anyhow!("writing the output: {err}"))?;
+            self.writer.flush().map_err(write_error)?;
         }
         Ok(())
     }
@@ -144,7 +141,7 @@ impl Output {
         let sink = self
             .writer
             .into_inner()
-            .map_err(|err| anyhow::anyhow!("writing the output: {}", err.error()))?;
+            .map_err(|err| write_error(err.error()))?;
         let written = match sink {
             Sink::Stdout(mut out) => out.flush(),
             // On disk before the rename: after a crash the output path holds
@@ -154,14 +151,14 @@ impl Output {
                 .map_err(io::IntoInnerError::into_error)
                 .and_then(|file| file.sync_all()),
         };
-        written.map_err(|err| anyhow::anyhow!("writing the output: {err}"))?;
+        written.map_err(write_error)?;
         if let Destination::File { temp, path } = self.destination {
             crate::stop::set_partial_output(None);
             temp.persist(&path).map_err(|err| {
-                anyhow::anyhow!(
+                Error::Environment(format!(
                     "cannot move the output into place at {}: {err}",
                     path.display()
-                )
+                ))
             })?;
         }
         Ok(())
@@ -185,6 +182,8 @@ pub fn folder_of(path: &Path) -> &Path {
     }
 }
 
-fn write_error(err: csv::Error) -> Error {
-    Error::Internal(anyhow::anyhow!("writing the output: {err}"))
+/// A failure to write the output is the machine's (a full disk, a closed
+/// pipe, a folder removed): exit 5, not a bug.
+fn write_error(err: impl std::fmt::Display) -> Error {
+    Error::Environment(format!("writing the output failed: {err}"))
 }

@@ -144,7 +144,8 @@ mod tests {
 
     #[test]
     fn plain_reasons_pass_unchanged() {
-        for reason in ["查询无此记录", "错误的请求KEY", "网络异常,请重试", "(24,+)"] {
+        for reason in ["查询无此记录", "错误的请求KEY", "网络异常,请重试", "(24,+)"]
+        {
             assert_eq!(Redactor::new(&["k-1234"]).clean(reason), reason);
         }
     }

@@ -138,6 +138,8 @@ pub struct Finished {
     /// The row's place in the input (0-based data row).
     pub seq: u64,
     pub record: ByteRecord,
+    /// The row's number, when it holds a valid one.
+    pub number: Option<Number>,
     pub result: RowResult,
     pub via: Via,
 }

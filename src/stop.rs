@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::log::Log;
+
 static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 static INSTALL: Once = Once::new();
 /// The partial output file, removed if a second signal exits at once.
@@ -31,11 +33,11 @@ pub fn set_partial_output(path: Option<PathBuf>) {
 
 /// Installs the SIGINT/SIGTERM handler: the first signal asks every run to
 /// stop and save what it has; the second exits at once with 130.
-pub fn install_interrupt_handler() {
+pub fn install_interrupt_handler(log: Log) {
     INSTALL.call_once(|| {
-        let installed = ctrlc::set_handler(|| {
+        let installed = ctrlc::set_handler(move || {
             if INTERRUPTS.fetch_add(1, Ordering::SeqCst) >= 1 {
-                eprintln!("tenure: interrupted again, exiting now");
+                log.warn("interrupted again, exiting now");
                 let partial = PARTIAL.lock().unwrap_or_else(PoisonError::into_inner);
                 if let Some(path) = partial.as_ref() {
                     // Best effort: the process is leaving either way.
@@ -43,10 +45,12 @@ pub fn install_interrupt_handler() {
                 }
                 std::process::exit(130);
             }
-            eprintln!("tenure: interrupted; finishing the requests in flight (again to quit now)");
+            log.warn("interrupted; finishing the requests in flight (again to quit now)");
         });
         if let Err(err) = installed {
-            eprintln!("tenure: warning: cannot catch Ctrl-C ({err}); an interrupt will lose the answers in flight");
+            log.warn(&format!(
+                "cannot catch Ctrl-C ({err}); an interrupt will lose the answers in flight"
+            ));
         }
     });
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::input::{ColumnSpec, Encoding};
+use crate::log::LogFormat;
 
 /// A duration like `90s`, `12h`, `7d` or `200ms`.
 pub fn duration(text: &str) -> Result<Duration, String> {
@@ -93,6 +94,15 @@ pub fn encoding(text: &str) -> Result<Encoding, String> {
     }
 }
 
+/// `text` or `json`.
+pub fn log_format(text: &str) -> Result<LogFormat, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("is not one of text, json".to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +137,7 @@ mod tests {
         assert!(column("0").is_err());
         assert_eq!(encoding("GB18030"), Ok(Encoding::Gbk));
         assert!(encoding("latin1").is_err());
+        assert_eq!(log_format("JSON"), Ok(LogFormat::Json));
+        assert!(log_format("xml").is_err());
     }
 }

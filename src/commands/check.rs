@@ -48,7 +48,7 @@ pub struct InvalidRows {
 }
 
 pub fn check(config: CheckConfig) -> Result<Exit, Error> {
-    let mut input = Input::open(&config.input)?;
+    let mut input = Input::open(&config.input, crate::log::Log::default())?;
     let store = config
         .cache
         .as_deref()

@@ -1,79 +1,103 @@
 //! `tenure enrich`: builds the runtime parts from the config, runs the
 //! pipeline, decides the exit from what came back ([`outcome`], pure), and
 //! reports: the output renamed into place (exit 0 or 3), or nothing at the
-//! output path (exit 4, 130, or an error).
+//! output path (exit 4, 5, 130, or an error); a summary on stderr and, on
+//! every exit, the summary JSON.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::time::Instant;
-use tempfile::NamedTempFile;
 
 use crate::client::Client;
-use crate::config::{Api, Cache, EnrichConfig};
+use crate::config::{Api, Cache, EnrichConfig, Reporting};
 use crate::crypto::Cipher;
 use crate::exit::{Error, Exit};
 use crate::input::Input;
 use crate::limiter::Limiter;
+use crate::log::Log;
 use crate::output::{self, Output};
 use crate::pipeline::{self, Halt, Ran, Runtime};
-use crate::progress::Progress;
+use crate::progress::{Display, Progress};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::stop::{self, Stop};
 use crate::store::Store;
-use crate::summary::{Counters, Rows, Summary};
-use crate::usage;
+use crate::summary::{Counters, Facts, Rows, Summary};
 
-pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
-    let started = Instant::now();
+/// Runs `tenure enrich` to its exit, reporting everything, errors included.
+pub fn enrich(config: Result<EnrichConfig, Error>, reporting: Reporting) -> Exit {
+    let Reporting {
+        log,
+        summary_json,
+        mut facts,
+        progress,
+    } = reporting;
+    let (exit, summary) = match config.and_then(|config| run(&config, &log, &mut facts, progress)) {
+        Ok(ran) => ran,
+        Err(err) => {
+            log.error(&err.to_string());
+            (
+                err.exit(),
+                Summary::of_error(&facts, err.exit(), err.to_string()),
+            )
+        }
+    };
+    if let Some(path) = summary_json {
+        write_summary(&path, &summary, &log);
+    }
+    exit
+}
+
+/// One run, from opening the input to the output in place. An `Err` is an
+/// error before the pipeline ran (exit 2 mostly); what ends the pipeline is
+/// a halt, reported with the counts so far.
+fn run(
+    config: &EnrichConfig,
+    log: &Log,
+    facts: &mut Facts,
+    display: Display,
+) -> Result<(Exit, Summary), Error> {
     // The input first: a run that cannot read it starts nothing and leaves
     // no store behind.
-    let input = Input::open(&config.input)?;
-    let parts = Parts::build(&config)?;
-    let summary_file = config
-        .summary_json
-        .as_deref()
-        .map(summary_file)
-        .transpose()?;
+    let input = Input::open(&config.input, *log)?;
+    let parts = Parts::build(config, log)?;
+    facts.store = Some(parts.store_name.clone());
     let mut output = Output::create(config.output.as_deref(), config.input.delimiter, config.bom)?;
     if let Some(headers) = &input.headers {
         output.write_headers(headers)?;
     }
-    let visible = !config.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let progress = Progress::new(visible, input.position());
-    let runtime = parts.runtime(&progress);
-    let Ran { rows, halt } = pipeline::run(input, &mut output, &runtime, &config.settings);
+    let progress = Progress::new(display, input.position(), *log);
+    let Ran { rows, halt } = pipeline::run(
+        input,
+        &mut output,
+        &parts.runtime(&progress),
+        &config.settings,
+    );
     progress.finish();
     let Parts {
-        store,
-        counters,
-        sandbox,
-        ..
+        store, counters, ..
     } = parts;
-    // Whatever happened, keep the answers that arrived.
-    let closed = store.close();
-    let exit = outcome(halt.as_ref(), &rows);
-    match &halt {
-        None => output.commit()?,
-        // The error itself is reported once, by the caller.
-        Some(Halt::Failed(_)) => output.discard(),
+    // Whatever happened, keep the answers that arrived; then the output.
+    let halt = match (halt, store.close()) {
+        (None, Err(err)) => Some(Halt::Failed(err.into())),
+        (halt, _) => halt,
+    };
+    let halt = match halt {
+        None => output.commit().err().map(Halt::Failed),
         Some(halt) => {
             output.discard();
-            eprintln!("tenure: {}; {}", describe(halt), aftermath(&config));
+            Some(halt)
         }
+    };
+    if let Some(halt) = &halt {
+        log.error(&format!(
+            "{}; {}",
+            halt.advice(facts.encrypted),
+            aftermath(config)
+        ));
     }
-    if let Some(Halt::Failed(err)) = halt {
-        return Err(err);
-    }
-    closed?;
-
-    let mut summary = Summary::new(&rows, &counters, started.elapsed(), sandbox.is_some());
-    summary.stopped = halt.as_ref().map(describe);
-    summary.exit_code = exit.code();
-    report(&config, &summary, &rows, exit);
-    if let (Some(file), Some(path)) = (summary_file, &config.summary_json) {
-        write_summary(file, path, &summary)?;
-    }
-    Ok(exit)
+    let exit = outcome(halt.as_ref(), &rows);
+    let summary = Summary::of_run(facts, &rows, &counters, exit, halt.as_ref());
+    report(log, &summary, &rows, exit);
+    Ok((exit, summary))
 }
 
 /// The exit a run ends with, from why it halted (if it did) and its rows.
@@ -82,7 +106,9 @@ pub fn outcome(halt: Option<&Halt>, rows: &Rows) -> Exit {
         None if rows.failed > 0 => Exit::Partial,
         None => Exit::Success,
         Some(Halt::Interrupted) => Exit::Interrupted,
-        Some(Halt::Fatal(_) | Halt::LooksDown { .. } | Halt::Refused) => Exit::Stopped,
+        Some(Halt::Fatal(_) | Halt::LooksDown { .. } | Halt::Refused | Halt::Throttled { .. }) => {
+            Exit::Stopped
+        }
         Some(Halt::Failed(err)) => err.exit(),
     }
 }
@@ -90,21 +116,18 @@ pub fn outcome(halt: Option<&Halt>, rows: &Rows) -> Exit {
 /// The runtime parts of one run, built from the config.
 struct Parts {
     /// The in-process simulator with `--sandbox`; stopped when dropped.
-    sandbox: Option<Sandbox>,
+    _sandbox: Option<Sandbox>,
     client: Client,
     limiter: Limiter,
     store: Store,
+    /// Where the store is, for messages and the summary.
+    store_name: String,
     stop: Stop,
     counters: Counters,
 }
 
 impl Parts {
-    fn build(config: &EnrichConfig) -> Result<Parts, Error> {
-        let say = |message: &str| {
-            if !config.quiet {
-                eprintln!("tenure: {message}");
-            }
-        };
+    fn build(config: &EnrichConfig, log: &Log) -> Result<Parts, Error> {
         let sandbox = match config.api {
             Api::Sandbox => Some(
                 Sandbox::start(
@@ -120,17 +143,20 @@ impl Parts {
             (None, api) => api.source().to_owned(),
         };
         if sandbox.is_some() {
-            say("running against the built-in sandbox: every answer is SIMULATED");
+            log.info("running against the built-in sandbox: every answer is SIMULATED");
         }
-        let store = match &config.cache {
-            Cache::File(path) => Store::open(path, config.api.source())?,
+        let (store, store_name) = match &config.cache {
+            Cache::File(path) => (
+                Store::open(path, config.api.source())?,
+                path.display().to_string(),
+            ),
             Cache::Temporary => {
                 if config.output.is_some() {
-                    say(
+                    log.info(
                         "--no-cache: no answer is kept, so a rerun will pay again for every number",
                     );
                 }
-                Store::temporary(config.api.source())?
+                (Store::temporary(config.api.source())?, "none".to_owned())
             }
         };
         let client = Client::new(
@@ -140,12 +166,13 @@ impl Parts {
             config.timeout,
         )
         .map_err(|err| anyhow::anyhow!("cannot build the HTTP client: {}", err.without_url()))?;
-        stop::install_interrupt_handler();
+        stop::install_interrupt_handler(*log);
         Ok(Parts {
-            sandbox,
+            _sandbox: sandbox,
             client,
             limiter: Limiter::new(config.qps),
             store,
+            store_name,
             stop: Stop::new(),
             counters: Counters::default(),
         })
@@ -164,16 +191,13 @@ impl Parts {
 }
 
 /// The summary on stderr, unless `--quiet`.
-fn report(config: &EnrichConfig, summary: &Summary, rows: &Rows, exit: Exit) {
-    if config.quiet {
-        return;
-    }
-    eprint!("{}", summary.render());
+fn report(log: &Log, summary: &Summary, rows: &Rows, exit: Exit) {
+    log.event("summary", &summary.render(), summary);
     if exit == Exit::Partial {
-        eprintln!(
-            "tenure: {} rows still failed after their retries; rerun the same command to retry only those",
+        log.info(&format!(
+            "{} rows still failed after their retries; rerun the same command to retry only those",
             rows.failed
-        );
+        ));
     }
 }
 
@@ -186,7 +210,7 @@ fn aftermath(config: &EnrichConfig) -> String {
     };
     let store = match &config.cache {
         Cache::File(path) => format!(
-            "the answers so far are kept in {}: rerun the same command to resume without paying for them again",
+            "the answers so far are kept in {}, so a rerun does not pay for them again",
             path.display()
         ),
         Cache::Temporary if config.output.is_none() => {
@@ -197,35 +221,23 @@ fn aftermath(config: &EnrichConfig) -> String {
     format!("{output}; {store}")
 }
 
-/// A temporary file beside `path`, made before the run: a path that cannot
-/// be written fails before any request rather than after the output is in
-/// place, and a run that fails leaves an earlier summary as it was.
-fn summary_file(path: &Path) -> Result<NamedTempFile, Error> {
-    NamedTempFile::new_in(output::folder_of(path))
-        .map_err(|err| usage!("cannot write --summary-json {}: {err}", path.display()))
-}
-
-fn write_summary(mut file: NamedTempFile, path: &Path, summary: &Summary) -> Result<(), Error> {
-    let failed = |err: &dyn std::fmt::Display| {
-        anyhow::anyhow!("writing --summary-json {}: {err}", path.display())
-    };
-    serde_json::to_writer_pretty(&mut file, summary).map_err(|err| failed(&err))?;
-    file.persist(path).map_err(|err| failed(&err))?;
-    Ok(())
-}
-
-fn describe(halt: &Halt) -> String {
-    match halt {
-        Halt::Fatal(failure) => format!(
-            "stopped: the API refused the batch with {} {}; no request can succeed until that is fixed",
-            failure.kind, failure.message
-        ),
-        Halt::LooksDown { numbers, last } => format!(
-            "stopped: the API looks down ({numbers} numbers in a row ran out of retries; last: {last})"
-        ),
-        Halt::Refused => "stopped: the API refused every request (224804 参数错误)".to_owned(),
-        Halt::Interrupted => "interrupted".to_owned(),
-        Halt::Failed(err) => format!("stopped by an error: {err}"),
+/// Writes the summary JSON atomically (a temporary file beside it, renamed),
+/// so that a reader never sees half of one and a stale one never says
+/// success after a failed run. A failure to write it is said on stderr.
+fn write_summary(path: &Path, summary: &Summary, log: &Log) {
+    let written = tempfile::NamedTempFile::new_in(output::folder_of(path))
+        .map_err(|err| err.to_string())
+        .and_then(|mut file| {
+            serde_json::to_writer_pretty(&mut file, summary).map_err(|err| err.to_string())?;
+            std::io::Write::write_all(&mut file, b"\n").map_err(|err| err.to_string())?;
+            file.persist(path).map_err(|err| err.to_string())?;
+            Ok(())
+        });
+    if let Err(err) = written {
+        log.error(&format!(
+            "cannot write --summary-json {}: {err}",
+            path.display()
+        ));
     }
 }
 
@@ -233,6 +245,7 @@ fn describe(halt: &Halt) -> String {
 mod tests {
     use super::*;
     use crate::api::{Failure, FailureKind};
+    use crate::usage;
 
     fn failure() -> Failure {
         Failure {
@@ -248,15 +261,13 @@ mod tests {
 
     #[test]
     fn rows_that_failed_make_a_partial_run() {
-        let rows = Rows {
-            failed: 1,
-            ..Rows::default()
-        };
+        let mut rows = Rows::default();
+        rows.failed = 1;
         assert_eq!(outcome(None, &rows), Exit::Partial);
     }
 
     #[test]
-    fn a_fatal_answer_or_an_api_that_looks_down_stops() {
+    fn the_api_refusing_the_batch_stops() {
         let rows = Rows::default();
         assert_eq!(outcome(Some(&Halt::Fatal(failure())), &rows), Exit::Stopped);
         let down = Halt::LooksDown {
@@ -264,14 +275,15 @@ mod tests {
             last: failure(),
         };
         assert_eq!(outcome(Some(&down), &rows), Exit::Stopped);
+        assert_eq!(outcome(Some(&Halt::Refused), &rows), Exit::Stopped);
+        let throttled = Halt::Throttled { last: failure() };
+        assert_eq!(outcome(Some(&throttled), &rows), Exit::Stopped);
     }
 
     #[test]
     fn an_interrupt_is_130_even_with_failed_rows() {
-        let rows = Rows {
-            failed: 3,
-            ..Rows::default()
-        };
+        let mut rows = Rows::default();
+        rows.failed = 3;
         assert_eq!(outcome(Some(&Halt::Interrupted), &rows), Exit::Interrupted);
     }
 
@@ -280,6 +292,8 @@ mod tests {
         let rows = Rows::default();
         let input = Halt::Failed(usage!("x.csv, line 3 is not valid CSV"));
         assert_eq!(outcome(Some(&input), &rows), Exit::Usage);
+        let disk = Halt::Failed(Error::Environment("disk full".into()));
+        assert_eq!(outcome(Some(&disk), &rows), Exit::Environment);
         let bug = Halt::Failed(Error::Internal(anyhow::anyhow!("boom")));
         assert_eq!(outcome(Some(&bug), &rows), Exit::Internal);
     }

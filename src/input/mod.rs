@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use column::{ColumnSpec, NUMBER_HEADERS};
 
 use crate::exit::Error;
+use crate::log::Log;
 use crate::usage;
 
 /// How to read the input; built by `config`.
@@ -92,9 +93,11 @@ pub struct Input {
 }
 
 impl Input {
-    pub fn open(config: &InputConfig) -> Result<Input, Error> {
+    /// Opens the input; what it finds worth saying (a GBK file) goes to
+    /// `log`.
+    pub fn open(config: &InputConfig, log: Log) -> Result<Input, Error> {
         let name = config.name();
-        let opened = source::open(config, &name)?;
+        let opened = source::open(config, &name, log)?;
         let lines_end = Arc::new(AtomicU64::new(0));
         let counted: Box<dyn Read + Send> = Box::new(batches::Counted {
             inner: opened.reader,

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::decode::{AutoReader, Gb18030Reader};
 use super::{Encoding, InputConfig};
 use crate::exit::Error;
+use crate::log::Log;
 use crate::usage;
 
 /// An input opened and decoding.
@@ -29,8 +30,9 @@ pub(super) struct Opened {
     pub consumed: Arc<AtomicU64>,
 }
 
-/// Opens the input named `name` as configured.
-pub(super) fn open(config: &InputConfig, name: &str) -> Result<Opened, Error> {
+/// Opens the input named `name` as configured; a GBK input detected as it
+/// streams is told to `log`.
+pub(super) fn open(config: &InputConfig, name: &str, log: Log) -> Result<Opened, Error> {
     let cannot_read = |err: io::Error| usage!("cannot read {name}: {err}");
     let file = match &config.path {
         None => None,
@@ -57,10 +59,9 @@ pub(super) fn open(config: &InputConfig, name: &str) -> Result<Opened, Error> {
     };
     let (reader, check_utf8): (Box<dyn Read + Send>, bool) = match config.encoding {
         Encoding::Auto => {
-            let told = format!(
-                "tenure: {name} is not UTF-8: reading it as GBK/GB18030 (--encoding to choose)"
-            );
-            let tell = Box::new(move || eprintln!("{told}"));
+            let told =
+                format!("{name} is not UTF-8: reading it as GBK/GB18030 (--encoding to choose)");
+            let tell = Box::new(move || log.info(&told));
             (Box::new(AutoReader::new(raw, tell)), true)
         }
         Encoding::Utf8 => (Box::new(raw), true),

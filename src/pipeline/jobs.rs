@@ -66,7 +66,10 @@ impl<'a> Shared<'a> {
     /// its channel and returns, and says why the run halted, if it did.
     pub(super) fn finish(self) -> Option<Halt> {
         drop(self.done);
-        let halt = self.halt.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let halt = self
+            .halt
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
         let refusals = self
             .refusals
             .into_inner()
@@ -121,6 +124,7 @@ impl<'a> Shared<'a> {
                         done.push(Finished {
                             seq,
                             record,
+                            number: None,
                             result: RowResult::Invalid(reason),
                             via: Via::Invalid,
                         });
@@ -133,6 +137,7 @@ impl<'a> Shared<'a> {
                     done.push(Finished {
                         seq,
                         record,
+                        number: Some(number),
                         result: RowResult::Failed(failure.clone()),
                         via: Via::Duplicate,
                     });
@@ -159,6 +164,7 @@ impl<'a> Shared<'a> {
                         done.push(Finished {
                             seq: row.seq,
                             record: row.record,
+                            number: Some(number),
                             result: RowResult::Final(Arc::clone(&answer)),
                             via: if i == 0 { Via::Store } else { Via::Duplicate },
                         });
@@ -251,6 +257,7 @@ impl<'a> Shared<'a> {
             .map(|(i, row)| Finished {
                 seq: row.seq,
                 record: row.record,
+                number: Some(number),
                 result: result.clone(),
                 via: if i == 0 { Via::Api } else { Via::Duplicate },
             })

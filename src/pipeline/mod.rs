@@ -30,9 +30,8 @@ use std::time::Duration;
 use jobs::Shared;
 use window::Window;
 
-use crate::api::Failure;
 use crate::client::{Client, RetryPolicy};
-use crate::exit::Error;
+pub use crate::halt::Halt;
 use crate::input::Input;
 use crate::limiter::Limiter;
 use crate::output::Output;
@@ -40,6 +39,7 @@ use crate::progress::Progress;
 use crate::stop::{self, Stop};
 use crate::store::Store;
 use crate::summary::{Counters, Rows};
+pub use refused::BAD_PARAMETER;
 
 /// After this many numbers in a row ran out of retries on transient
 /// failures, the API looks down: stop rather than fail a million rows.
@@ -65,23 +65,6 @@ pub struct Runtime<'a> {
     pub stop: &'a Stop,
     pub progress: &'a Progress,
     pub counters: &'a Counters,
-}
-
-/// Why a run ended before its input did.
-#[derive(Debug)]
-pub enum Halt {
-    /// A fatal answer: no request could succeed.
-    Fatal(Failure),
-    /// Many numbers in a row ran out of retries: the API looks down.
-    LooksDown { numbers: u32, last: Failure },
-    /// The first answers were all `224804 参数错误`: the request, not the
-    /// numbers, is wrong (under `--encrypt`, the openid).
-    Refused,
-    /// SIGINT or SIGTERM.
-    Interrupted,
-    /// An error ended the run: unreadable input, unwritable output, a
-    /// failing store.
-    Failed(Error),
 }
 
 /// What a run did: the rows' counts, and why it ended early, if it did.

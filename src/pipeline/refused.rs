@@ -31,7 +31,13 @@ impl RefusalWatch {
         if self.cleared || self.seen >= FIRST_ANSWERS {
             return false;
         }
-        if !matches!(answer, Answer::Declined { code: BAD_PARAMETER, .. }) {
+        if !matches!(
+            answer,
+            Answer::Declined {
+                code: BAD_PARAMETER,
+                ..
+            }
+        ) {
             self.cleared = true;
             return false;
         }
@@ -89,15 +95,29 @@ mod tests {
             ("twenty refusals", twenty(), true, false),
             ("a success after the twentieth", late_success, true, false),
             ("a success among the first", early_success, false, false),
-            ("another row answer among the first", early_no_record, false, false),
-            ("three refusals, then the end", vec![refusal(); 3], false, true),
+            (
+                "another row answer among the first",
+                early_no_record,
+                false,
+                false,
+            ),
+            (
+                "three refusals, then the end",
+                vec![refusal(); 3],
+                false,
+                true,
+            ),
             ("no answer at all", vec![], false, false),
             ("one success", vec![tenure()], false, false),
         ];
         for (name, answers, by_twentieth, at_end) in cases {
             let mut watch = RefusalWatch::default();
             let fired = answers.iter().filter(|a| watch.observe(a)).count();
-            assert_eq!((fired == 1, watch.refused_at_end()), (by_twentieth, at_end), "{name}");
+            assert_eq!(
+                (fired == 1, watch.refused_at_end()),
+                (by_twentieth, at_end),
+                "{name}"
+            );
             assert!(fired <= 1, "{name}: fires once");
         }
     }

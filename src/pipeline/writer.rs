@@ -31,7 +31,7 @@ pub(super) fn write_in_order(
             let mut done = done;
             loop {
                 output.write_row(&done.record, &done.result)?;
-                rows.count(&done.result, done.via);
+                rows.count(&done);
                 next += 1;
                 match early.remove(&next) {
                     Some(following) => done = following,

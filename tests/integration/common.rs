@@ -121,3 +121,35 @@ pub fn distinct_numbers(count: usize) -> Vec<String> {
         .map(|i| format!("1380{:07}", i * 7 + 11))
         .collect()
 }
+
+/// What a finished `tenure` process left: its exit code and its output.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a command to its end (any exit).
+pub fn ran(command: &mut Command) -> Ran {
+    let output = command.output().expect("the tenure binary runs");
+    Ran {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs a command and checks its exit code, showing stderr when it differs.
+pub fn ran_with(command: &mut Command, code: i32) -> Ran {
+    let ran = ran(command);
+    assert_eq!(ran.code, code, "exit code; stderr:\n{}", ran.stderr);
+    ran
+}
+
+/// A JSON file, parsed.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|err| panic!("{} is readable: {err}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|err| panic!("{} is JSON: {err}", path.display()))
+}

@@ -5,6 +5,8 @@ mod cli;
 mod common;
 mod enrich;
 mod files;
+mod hostile;
+mod operate;
 mod props;
 mod sandbox;
 mod security;
