@@ -126,7 +126,7 @@ fn a_batch_of_refusals_without_encrypt_is_bad_requests() {
     let output = dir.path().join("out.csv");
     let summary = dir.path().join("summary.json");
     ran_with(
-        &mut enrich(&sandbox, &input, &output, &["--summary-json"]).arg(&summary),
+        enrich(&sandbox, &input, &output, &["--summary-json"]).arg(&summary),
         4,
     );
     assert_eq!(read_json(&summary)["stopped"], "bad_requests");

@@ -79,7 +79,7 @@ fn exit_0_summary_counts_the_run() {
     let path = dir.path().join("summary.json");
     stale_success(&path);
     ran_with(
-        &mut enrich(&sandbox, &input, &output, &["--summary-json"]).arg(&path),
+        enrich(&sandbox, &input, &output, &["--summary-json"]).arg(&path),
         0,
     );
     let json = summary_of(&path, 0);
@@ -176,7 +176,7 @@ fn exit_3_and_exit_4_summaries_name_the_stop() {
     let output = dir.path().join("out.csv");
     let path = dir.path().join("summary.json");
     ran_with(
-        &mut enrich(
+        enrich(
             &sandbox,
             &input,
             &output,
