@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod sandbox;
 pub mod secret;
+pub mod share;
 pub mod stop;
 pub mod store;
 pub mod summary;
