@@ -14,6 +14,7 @@ pub mod api;
 pub mod cli;
 pub mod client;
 mod commands;
+pub mod concurrency;
 pub mod config;
 pub mod crypto;
 mod decode;
