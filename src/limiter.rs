@@ -21,15 +21,18 @@
 //! quota that way). They take turns: whoever holds the turn sleeps exactly
 //! until its permit is due (a check, then one sleep: no polling), starts,
 //! and hands the turn on. A change of share or lease wakes it to check
-//! again. A stop is heard within [`STOP_CHECK`], the pace at which
-//! `Stop::sleep` itself looks for signals: `Stop` cannot wake our condvar.
+//! again. A stop is heard within 50 ms (`STOP_CHECK`, the pace at which
+//! `Stop::sleep` itself looks for signals: `Stop` cannot wake our condvar);
+//! the other threads wait for the turn without a timeout, and the turn
+//! holder wakes them all when it sees the stop.
 //!
 //! The rate group (`share`) steers the limiter through [`Limiter::set_share`]
 //! (the run's share; 0 holds every permit) and [`Limiter::renewed`] (no
 //! permit after the lease runs out), and reads [`Limiter::demand`].
 //!
 //! On `10011` the API asks us to slow down: [`Limiter::slow_down`] doubles
-//! the spacing (up to 16x), and it recovers gradually while the API is calm.
+//! the spacing (up to 16x), and it recovers gradually while the API is calm
+//! (a step per 2 s without a 10011 and with a request started).
 //! [`Limiter::throttled_for`] says how long 10011s have kept coming at the
 //! slowest rate, for the pipeline to give up (DESIGN §8).
 
@@ -59,7 +62,7 @@ const MAX_SLOWDOWN: f64 = 16.0;
 /// How long the API must stay calm before the rate climbs back a step.
 const RECOVERY_STEP: Duration = Duration::from_secs(2);
 /// How often a waiter with nothing else to wake it looks at the stop flag.
-pub const STOP_CHECK: Duration = Duration::from_millis(50);
+const STOP_CHECK: Duration = Duration::from_millis(50);
 /// 10011s that keep coming this long at the slowest rate are not going to
 /// stop: DESIGN §8 wants the run stopped within a minute.
 pub const GIVE_UP_THROTTLED: Duration = Duration::from_secs(30);
@@ -95,6 +98,9 @@ struct State {
     slowdown: f64,
     /// When the last 10011 arrived, or the last recovery step was taken.
     calm_since: Instant,
+    /// Requests started since then: a step back up needs one, so that at a
+    /// slow rate the time between two requests is not taken for calm.
+    started_since_calm: u32,
     /// When the rate was last halved.
     last_halved: Option<Instant>,
     /// When the slow-down reached its maximum, while it stays there.
@@ -136,6 +142,7 @@ impl Limiter {
                 valid_until: None,
                 slowdown: 1.0,
                 calm_since: now,
+                started_since_calm: 0,
                 last_halved: None,
                 floor_since: None,
                 last_throttled: None,
@@ -251,6 +258,7 @@ impl Limiter {
             state.floor_since.get_or_insert(now);
         }
         state.calm_since = now;
+        state.started_since_calm = 0;
         state.last_throttled = Some(now);
         drop(state);
         self.changed.notify_all();
@@ -315,14 +323,23 @@ impl State {
             self.starts.pop_front();
         }
         self.starts.push_back(start);
+        self.started_since_calm = self.started_since_calm.saturating_add(1);
         self.usage.started(start);
     }
 
-    /// The rate climbs back a step for every `RECOVERY_STEP` of calm.
+    /// The rate climbs back a step for every `RECOVERY_STEP` of calm with
+    /// a request started in it. (At 16x a `--qps 5` run starts one request
+    /// every 3.2 s: without that condition every gap would count as calm,
+    /// and 10011s answered to every request would never keep the slow-down
+    /// at its floor.)
     fn recover(&mut self, now: Instant) {
-        while self.slowdown > 1.0 && now.duration_since(self.calm_since) >= RECOVERY_STEP {
+        while self.slowdown > 1.0
+            && self.started_since_calm > 0
+            && now.duration_since(self.calm_since) >= RECOVERY_STEP
+        {
             self.slowdown = (self.slowdown * 0.75).max(1.0);
             self.calm_since += RECOVERY_STEP;
+            self.started_since_calm = 0;
         }
         if self.slowdown < MAX_SLOWDOWN {
             self.floor_since = None;

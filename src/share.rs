@@ -43,6 +43,19 @@
 //!   when it renews has been counted as 0 by the others: it rejoins from a
 //!   grant of 0.
 //!
+//! One heartbeat, with `limiter` the run's `limiter::Limiter`:
+//!
+//! ```text
+//! started = Instant::now()                    // the lease counts from here
+//! begin; read the group's rows; me.demand = limiter.demand()
+//! plan = share::plan(&me, &others, now_ms)    // now_ms: the store's clock
+//! if plan.granted < applied { limiter.set_share(plan.granted) }  // lower first
+//! write my row (granted, held, held_until_ms, heartbeat_ms = now_ms, demand, qps)
+//! commit                                      // on failure: no renewal
+//! limiter.set_share(plan.granted)             // raise after
+//! limiter.renewed(started + LEASE)
+//! ```
+//!
 //! A new run's row starts with `granted = 0`, `held = 0`: it sends nothing
 //! until the others have lowered and their held claims have expired, so a
 //! run that joins never pushes the sum past `Q` (DESIGN §6: "starts sending

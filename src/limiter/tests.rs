@@ -257,9 +257,42 @@ fn throttled_for_counts_10011s_at_the_slowest_rate_only() {
     limiter.slow_down();
     let throttled = limiter.throttled_for().expect("still at the floor");
     assert!(throttled >= GIVE_UP_THROTTLED, "{throttled:?}");
-    // Then the API calms down: the rate recovers, and the count restarts.
-    limiter.lock().calm_since -= RECOVERY_STEP;
+    // Time alone, with no request in it, is no calm: at a slow rate the
+    // next request is simply far away.
+    limiter.lock().calm_since -= RECOVERY_STEP * 5;
+    assert!(limiter.throttled_for().is_some());
+    // A request started, and no 10011 for a step: the rate recovers, and
+    // the count restarts.
+    limiter.lock().record(Instant::now(), 10);
     assert_eq!(limiter.throttled_for(), None);
+    assert_eq!(limiter.lock().slowdown, MAX_SLOWDOWN * 0.75, "one step");
+}
+
+#[test]
+fn at_a_slow_rate_10011s_to_every_request_keep_the_floor() {
+    // --qps 2 at 16x: one request every 8 s, each answered 10011.
+    let limiter = limiter(2);
+    for _ in 0..4 {
+        let mut state = limiter.lock();
+        if let Some(at) = state.last_halved.as_mut() {
+            *at -= Duration::from_secs(1);
+        }
+        drop(state);
+        limiter.slow_down();
+    }
+    limiter.lock().floor_since = Some(Instant::now() - Duration::from_secs(8));
+    for _ in 0..5 {
+        // 8 s pass; the next request starts, and gets a 10011.
+        let mut state = limiter.lock();
+        state.calm_since -= Duration::from_secs(8);
+        state.last_halved = Some(Instant::now() - Duration::from_secs(8));
+        state.recover(Instant::now());
+        state.record(Instant::now(), 2);
+        drop(state);
+        limiter.slow_down();
+    }
+    let throttled = limiter.throttled_for().expect("at the floor throughout");
+    assert!(throttled >= Duration::from_secs(8), "{throttled:?}");
 }
 
 #[test]
