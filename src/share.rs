@@ -66,28 +66,34 @@
 //! Each run's limiter admits a start at `t` only if fewer than its applied
 //! grant `g(t)` of its own starts lie in the [`WINDOW_MS`] before `t`. So
 //! a run's starts in any one-second window number at most the grant it had
-//! applied at its last start in that window.
+//! applied at its last start in that window. Call a run's *claim* at store
+//! time `T` what the others count for it then (`counted` above).
 //!
-//! 1. *Claims cover what a run applied in the last window.* A run's applied
-//!    grant is never above its published `granted` (raises are applied after
-//!    they are published). After a lowering at store time `L` its old grant
-//!    is counted until `L + HOLD_MS`, and every start under the old grant
-//!    happened before `L` (the lowering was applied before the commit); a
-//!    window that ends after `L + HOLD_MS` began after `L + HOLD_MS -
-//!    WINDOW_MS > L`, so it holds no start under the old grant. A run last
-//!    renewed at `H` starts nothing after `H + LEASE`, and is counted as 0
-//!    only from `H + LEASE + HOLD_MS`. An ended run started nothing after it
-//!    published its end, and is counted through `held` for `HOLD_MS` after.
+//! 1. *A claim covers every start of the second before it.* A run's applied
+//!    grant is never above its published `granted`: raises are applied only
+//!    after the commit that publishes them, and the others read rows only
+//!    after commits. After a lowering in a transaction that read `now = L`,
+//!    the old grant is counted until `L + HOLD_MS`; every start under it
+//!    came before the commit (the lowering is applied before), a moment
+//!    after `L`. A one-second window that ends after `L + HOLD_MS` began
+//!    after `L + 500 ms`: it holds no start under the old grant unless the
+//!    transaction took longer than that. A run last renewed at `H` starts
+//!    nothing after `H + LEASE` (its lease counts from before `H`), and is
+//!    counted as 0 only from `H + LEASE + HOLD_MS`. An ended run started
+//!    nothing after publishing its end, and is counted through `held` for
+//!    `HOLD_MS` after it.
 //! 2. *Claims never sum past Q.* Between transactions claims only shrink
 //!    (holds expire, leases lapse). A transaction changes one row: lowering
-//!    keeps that run's claim where it was (`held`), raising keeps
-//!    `Σ counted(others) + granted ≤ Q`, and `max(held, granted)` stays under
-//!    `Q` because the old claim did.
+//!    keeps that run's claim where it was (`held`); raising keeps
+//!    `Σ counted(others) + granted ≤ Q`, and `Σ counted(others) + held ≤ Q`
+//!    because the claim before the transaction fitted.
 //!
-//! So for any window ending at `t`, the group's starts are at most
-//! `Σ claims(t) ≤ Q`. The margin `HOLD_MS - WINDOW_MS` (480 ms) absorbs
-//! the time between a start and its arrival at the API and the delay
-//! between a commit and the moment the run applies it.
+//! So the starts of any one-second window ending at `t` number at most
+//! `Σ claims(t) ≤ Q`. What the 500 ms of `HOLD_MS` beyond a second are for:
+//! the length of a transaction (a lowering is applied within it, after
+//! `now` was read), and the difference in network delay between two runs'
+//! requests on their way to the API (each run's own jitter is the
+//! limiter's 20 ms of slack).
 //!
 //! The arithmetic assumes the store's clock does not step backwards by more
 //! than that margin, and that a run's clock measures durations at the same
