@@ -1,15 +1,20 @@
-//! Criterion benchmarks of the pure stages: what each row costs besides
-//! waiting for the API. Numbers go to BENCHMARKS.md.
+//! Criterion benchmarks of the pure stages, and of the limiter's
+//! bookkeeping: what each row costs besides waiting for the API. Numbers go
+//! to BENCHMARKS.md.
 //!
 //!     cargo bench --bench stages
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
 
 use tenure::api;
 use tenure::crypto::Cipher;
+use tenure::limiter::Limiter;
 use tenure::number;
 use tenure::secret::Secret;
+use tenure::stop::Stop;
 
 fn normalise(c: &mut Criterion) {
     let mut group = c.benchmark_group("normalise");
@@ -47,5 +52,33 @@ fn classify(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, normalise, encrypt, classify);
+/// The CPU one permit costs the limiter (its checks and its log), measured
+/// where no rule makes it wait: a rate no thread can reach, and a fresh
+/// limiter every `BATCH` permits so that the window log stays the size it
+/// has at a realistic quota. What waiting costs (one sleep per permit at
+/// most) is the operating system's, and the same whatever the bookkeeping.
+fn limiter(c: &mut Criterion) {
+    const BATCH: u64 = 20_000;
+    let qps = NonZeroU32::new(u32::MAX).expect("u32::MAX is not zero");
+    let stop = Stop::new();
+    c.bench_function("limiter/acquire", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let limiter = Limiter::new(qps);
+                let batch = left.min(BATCH);
+                let started = Instant::now();
+                for _ in 0..batch {
+                    black_box(limiter.acquire(&stop));
+                }
+                spent += started.elapsed();
+                left -= batch;
+            }
+            spent
+        })
+    });
+}
+
+criterion_group!(benches, normalise, encrypt, classify, limiter);
 criterion_main!(benches);
