@@ -11,6 +11,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::concurrency::Concurrency;
 use crate::input::{ColumnSpec, Encoding};
 use crate::log::LogFormat;
 
@@ -212,10 +213,17 @@ temporary name in the same folder and renamed into place only when the run ends 
     )]
     pub output: PathBuf,
 
-    /// The most requests in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 8,
-          value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub concurrency: u16,
+    /// Requests in flight: `auto` (as the latency needs) or a number.
+    #[arg(
+        long,
+        value_name = "N|auto",
+        default_value = "auto",
+        long_help = "How many requests may be in flight at once. `auto`, the default, keeps as \
+many as the run's rate needs at the latency it measures (Little's law, with headroom), \
+between 4 and 256, so that --qps is reached whatever the API's latency. A number (1 to \
+1024) fixes it; a run that it holds well below --qps says so once."
+    )]
+    pub concurrency: Concurrency,
 
     /// Retries per number for transient failures (224805, 5xx, timeouts…).
     #[arg(

@@ -73,7 +73,6 @@ pub enum Attempt<'a> {
     /// It came back (or failed) after `elapsed`.
     Done {
         verdict: &'a Verdict,
-        #[allow(dead_code)] // TEMPORARY: read by --concurrency auto (rate branch)
         elapsed: Duration,
     },
 }

@@ -205,7 +205,8 @@ impl EnrichConfig {
             timeout: args.timeout,
             cache,
             settings: Settings {
-                concurrency: usize::from(args.concurrency),
+                concurrency: args.concurrency,
+                qps: args.source.qps,
                 retry: RetryPolicy {
                     retries: args.retries,
                     backoff: Backoff {

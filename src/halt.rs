@@ -23,7 +23,6 @@ pub enum Halt {
     /// numbers, is wrong (under `--encrypt`, the openid).
     Refused,
     /// 10011s went on after the slow-down reached its floor.
-    #[allow(dead_code)] // TEMPORARY: raised once the limiter reports its floor (rate branch)
     Throttled { last: Failure },
     /// SIGINT or SIGTERM.
     Interrupted,

@@ -65,12 +65,8 @@ fn run(
         output.write_headers(headers)?;
     }
     let progress = Progress::new(display, input.position(), *log);
-    let Ran { rows, halt } = pipeline::run(
-        input,
-        &mut output,
-        &parts.runtime(&progress),
-        &config.settings,
-    );
+    let runtime = parts.runtime(&progress, log);
+    let Ran { rows, halt } = pipeline::run(input, &mut output, &runtime, &config.settings);
     progress.finish();
     let Parts {
         store, counters, ..
@@ -178,7 +174,7 @@ impl Parts {
         })
     }
 
-    fn runtime<'a>(&'a self, progress: &'a Progress) -> Runtime<'a> {
+    fn runtime<'a>(&'a self, progress: &'a Progress, log: &'a Log) -> Runtime<'a> {
         Runtime {
             client: &self.client,
             limiter: &self.limiter,
@@ -186,6 +182,7 @@ impl Parts {
             stop: &self.stop,
             progress,
             counters: &self.counters,
+            log,
         }
     }
 }

@@ -8,12 +8,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::pacing::Pacing;
 use super::refused::RefusalWatch;
 use super::{Halt, LOOKS_DOWN_AFTER, OnDrop, Runtime, Settings, Window};
 use crate::api::Failure;
-use crate::client::Asked;
+use crate::api::Verdict;
+use crate::client::{Asked, Attempt};
 use crate::exit::Error;
 use crate::input::Input;
+use crate::limiter::GIVE_UP_THROTTLED;
 use crate::number::Number;
 use crate::row::{BadCell, Finished, RowResult, Via, parse_cell};
 
@@ -30,6 +33,7 @@ struct Waiting {
 pub(super) struct Shared<'a> {
     parts: &'a Runtime<'a>,
     settings: &'a Settings,
+    pacing: &'a Pacing,
     /// Numbers asked and not yet answered, with the rows that wait for them.
     in_flight: Mutex<HashMap<Number, Vec<Waiting>>>,
     /// Numbers whose retries ran out in this run: their duplicates get the
@@ -48,11 +52,13 @@ impl<'a> Shared<'a> {
     pub(super) fn new(
         parts: &'a Runtime<'a>,
         settings: &'a Settings,
+        pacing: &'a Pacing,
         done: Sender<Vec<Finished>>,
     ) -> Self {
         Shared {
             parts,
             settings,
+            pacing,
             in_flight: Mutex::new(HashMap::new()),
             exhausted: Mutex::new(HashMap::new()),
             down_streak: AtomicU32::new(0),
@@ -198,21 +204,18 @@ impl<'a> Shared<'a> {
             limiter,
             store,
             stop,
-            counters,
+            counters: _,
             ..
         } = self.parts;
-        let asked = if stop.is_stopped() {
-            Asked::Abandoned
-        } else {
-            client.ask(
+        let asked = match self.pacing.slot(stop) {
+            None => Asked::Abandoned,
+            Some(_slot) => client.ask(
                 &number,
                 limiter,
                 stop,
                 self.settings.retry,
-                &mut |attempt| {
-                    counters.attempt(attempt);
-                },
-            )
+                &mut |attempt| self.observe(attempt),
+            ),
         };
         let result = match asked {
             Asked::Answered(reply) => {
@@ -263,6 +266,31 @@ impl<'a> Shared<'a> {
             })
             .collect();
         self.send(done);
+    }
+
+    /// One request as it goes: counted, its latency measured, and a 10011
+    /// that goes on at the slowest rate ends the run (DESIGN §8).
+    fn observe(&self, attempt: &Attempt) {
+        let Runtime {
+            limiter,
+            counters,
+            log,
+            ..
+        } = self.parts;
+        counters.attempt(attempt);
+        let Attempt::Done { verdict, elapsed } = attempt else {
+            return;
+        };
+        self.pacing.observe(*elapsed, limiter, log);
+        if let Verdict::SlowDown(failure) = verdict
+            && limiter
+                .throttled_for()
+                .is_some_and(|throttled| throttled >= GIVE_UP_THROTTLED)
+        {
+            self.halt(Halt::Throttled {
+                last: failure.clone(),
+            });
+        }
     }
 
     /// Ends the run early for `halt`, unless it already ends for another

@@ -20,6 +20,7 @@
 //!   returned with the rows' counts, never left for the caller to find.
 
 mod jobs;
+mod pacing;
 mod refused;
 mod window;
 mod writer;
@@ -28,12 +29,15 @@ use std::sync::mpsc::channel;
 use std::time::Duration;
 
 use jobs::Shared;
+use pacing::Pacing;
 use window::Window;
 
 use crate::client::{Client, RetryPolicy};
+use crate::concurrency::Concurrency;
 pub use crate::halt::Halt;
 use crate::input::Input;
 use crate::limiter::Limiter;
+use crate::log::Log;
 use crate::output::Output;
 use crate::progress::Progress;
 use crate::stop::{self, Stop};
@@ -48,8 +52,10 @@ pub const LOOKS_DOWN_AFTER: u32 = 20;
 /// The knobs of the pipeline, from `Config`.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Requests in flight at most: the size of the worker pool.
-    pub concurrency: usize,
+    /// Requests in flight: fixed, or following the latency.
+    pub concurrency: Concurrency,
+    /// The run's own `--qps` (its share of a group may be less).
+    pub qps: u32,
     pub retry: RetryPolicy,
     /// Stored answers younger than this are reused.
     pub max_age: Duration,
@@ -65,6 +71,7 @@ pub struct Runtime<'a> {
     pub stop: &'a Stop,
     pub progress: &'a Progress,
     pub counters: &'a Counters,
+    pub log: &'a Log,
 }
 
 /// What a run did: the rows' counts, and why it ended early, if it did.
@@ -76,8 +83,9 @@ pub struct Ran {
 
 /// Runs the rows of `input` through the runtime's parts into `output`.
 pub fn run(input: Input, output: &mut Output, parts: &Runtime, settings: &Settings) -> Ran {
+    let pacing = Pacing::new(settings.concurrency, settings.qps);
     let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(settings.concurrency.max(1))
+        .num_threads(pacing.threads())
         .thread_name(|i| format!("tenure-worker-{i}"))
         .build()
     {
@@ -92,7 +100,7 @@ pub fn run(input: Input, output: &mut Output, parts: &Runtime, settings: &Settin
     };
     let window = Window::new(settings.window.max(1) as u64);
     let (done, finished) = channel();
-    let shared = Shared::new(parts, settings, done);
+    let shared = Shared::new(parts, settings, &pacing, done);
 
     let mut rows = Rows::default();
     let halt = std::thread::scope(|threads| {
