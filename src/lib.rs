@@ -11,6 +11,7 @@
 //! typed, `config` what it means; nothing below `config` sees clap.
 
 pub mod api;
+pub mod change;
 pub mod cli;
 pub mod client;
 mod commands;
@@ -26,6 +27,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod sandbox;
 pub mod secret;
+pub mod share;
 pub mod stop;
 pub mod store;
 pub mod summary;

@@ -32,7 +32,7 @@ use crate::number::Number;
 use crate::output::{Output, RowResult};
 use crate::progress::Progress;
 use crate::stop::{Reason, Stop};
-use crate::store::Store;
+use crate::store::{Run, Store};
 use crate::summary::{Counters, Rows, Via};
 
 /// After this many numbers in a row ran out of retries on transient
@@ -57,6 +57,7 @@ pub struct Stages<'a> {
     pub client: &'a Client,
     pub limiter: &'a Limiter,
     pub store: &'a Store,
+    pub run: &'a Run<'a>,
     pub stop: &'a Stop,
     pub progress: &'a Progress,
     pub counters: &'a Counters,
@@ -228,7 +229,9 @@ impl<'a> Shared<'a> {
         let stored = self
             .stages
             .store
-            .get_many(&numbers, self.settings.max_age)?;
+            .get_many(&numbers, self.settings.max_age)?
+            .into_iter()
+            .map(|stored| stored.map(|stored| stored.answer));
         for (number, answer) in numbers.into_iter().zip(stored) {
             let rows = wanted
                 .remove(&number)
@@ -271,7 +274,7 @@ impl<'a> Shared<'a> {
         let Stages {
             client,
             limiter,
-            store,
+            run,
             stop,
             counters,
             ..
@@ -294,7 +297,7 @@ impl<'a> Shared<'a> {
                 counters.answered(&answer);
                 self.down_streak.store(0, Ordering::Relaxed);
                 // Stored before leaving the in-flight table: see the module doc.
-                if let Err(err) = store.put(number, &answer, client.endpoint()) {
+                if let Err(err) = run.put(number, &answer, None) {
                     stop.stop(Reason::Failed);
                     self.fail(err.into());
                 }

@@ -11,7 +11,7 @@ use crate::config::CheckConfig;
 use crate::exit::{Error, Exit};
 use crate::input::Input;
 use crate::number::{self, Number};
-use crate::store::Store;
+use crate::store::{Location, Store};
 
 /// How many row numbers each invalid reason lists.
 const EXAMPLES: usize = 5;
@@ -50,7 +50,7 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
     let store = config
         .cache
         .as_deref()
-        .map(|path| Store::open_read_only(path, config.target.source()))
+        .map(|path| Store::open_read_only(&Location::Sqlite(path.to_owned()), config.target.source()))
         .transpose()?;
     let mut report = Report::default();
     // check is a one-off, offline pass: a set of every distinct number is
@@ -68,7 +68,11 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
                 if !seen.insert(number) {
                     report.duplicates += 1;
                 } else if let Some(store) = &store
-                    && store.get(&number, config.max_age)?.is_some()
+                    && store
+                        .get_many(&[number], config.max_age)?
+                        .pop()
+                        .flatten()
+                        .is_some()
                 {
                     report.in_store += 1;
                 }

@@ -18,7 +18,7 @@ use crate::pipeline::{self, Stages};
 use crate::progress::Progress;
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::stop::{self, Reason, Stop};
-use crate::store::Store;
+use crate::store::{Location, Pace, RunSpec, Store};
 use crate::summary::{Counters, Summary};
 use crate::usage;
 
@@ -51,7 +51,7 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
     }
 
     let store = match &config.cache {
-        Cache::File(path) => Store::open(path, config.target.source())?,
+        Cache::File(path) => Store::open(&Location::Sqlite(path.clone()), config.target.source())?,
         Cache::Temporary => {
             if config.output.is_some() {
                 say("--no-cache: no answer is kept, so a rerun will pay again for every number");
@@ -82,6 +82,15 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
     )
     .map_err(|err| anyhow::anyhow!("cannot build the HTTP client: {}", err.without_url()))?;
     let limiter = Limiter::new(config.qps);
+    let run = store.join(
+        RunSpec {
+            group: None,
+            qps: config.qps.get(),
+            endpoint: client.endpoint(),
+            sandbox: sandbox.is_some(),
+        },
+        std::sync::Arc::new(Unpaced),
+    )?;
     let stop = Stop::new();
     stop::install_interrupt_handler();
     let visible = !config.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -96,6 +105,7 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
         client: &client,
         limiter: &limiter,
         store: &store,
+        run: &run,
         stop: &stop,
         progress: &progress,
         counters: &counters,
@@ -104,8 +114,10 @@ pub fn enrich(config: EnrichConfig) -> Result<Exit, Error> {
     let ran = pipeline::run(input, &mut output, &stages, &config.settings);
     progress.finish();
     // Whatever happened, keep the answers that arrived.
+    let finished = run.finish();
     let closed = store.close();
     let rows = ran?;
+    finished?;
     closed?;
 
     let reason = stop.reason();
@@ -219,4 +231,16 @@ fn count_rows(input: &InputConfig) -> Option<u64> {
         rows += 1;
     }
     Some(rows)
+}
+
+/// Until the pipeline paces runs of a rate group (issue 12), a run keeps
+/// its own limiter and ignores its share and lease.
+struct Unpaced;
+
+impl Pace for Unpaced {
+    fn set_share(&self, _granted: u32) {}
+    fn renewed(&self, _valid_until: std::time::Instant) {}
+    fn demand(&self) -> f64 {
+        f64::INFINITY
+    }
 }
