@@ -149,7 +149,7 @@ impl PgUrl {
         let mut ssl = SslMode::Prefer;
         let mut root_cert = None;
         let mut kept = Vec::new();
-        for (key, value) in url.query_pairs() {
+        for (key, value) in query_pairs(&url).map_err(bad)? {
             match &*key {
                 "sslmode" => {
                     ssl = SslMode::parse(&value).ok_or_else(|| {
@@ -158,16 +158,12 @@ impl PgUrl {
                         ))
                     })?;
                 }
-                "sslrootcert" => root_cert = Some(PathBuf::from(&*value)),
-                "password" => password = Some(value.into_owned()),
-                _ => kept.push((key.into_owned(), value.into_owned())),
+                "sslrootcert" => root_cert = Some(PathBuf::from(&value)),
+                "password" => password = Some(value),
+                _ => kept.push((key, value)),
             }
         }
-        if kept.is_empty() {
-            url.set_query(None);
-        } else {
-            url.query_pairs_mut().clear().extend_pairs(&kept);
-        }
+        set_query(&mut url, &kept);
         if password.is_none() {
             password = env("PGPASSWORD").filter(|p| !p.is_empty());
         }
@@ -189,7 +185,7 @@ impl PgUrl {
             SslMode::Prefer => "prefer",
             SslMode::Require | SslMode::VerifyFull => "require",
         };
-        url.query_pairs_mut().append_pair("sslmode", mode);
+        append_pair(&mut url, "sslmode", mode);
         let mut config: postgres::Config =
             url.as_str()
                 .parse()
@@ -204,11 +200,45 @@ impl PgUrl {
     }
 }
 
+/// Sets the query to `pairs`, percent-encoded as libpq and tokio-postgres
+/// decode them: a space is `%20`, never `+` (which they keep as a plus).
+fn set_query(url: &mut url::Url, pairs: &[(String, String)]) {
+    let encode = |text: &str| {
+        percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(key, value)| format!("{}={}", encode(key), encode(value)))
+        .collect();
+    url.set_query((!query.is_empty()).then(|| query.join("&")).as_deref());
+}
+
+/// Appends one pair to the query, encoded as [`set_query`] does.
+fn append_pair(url: &mut url::Url, key: &str, value: &str) {
+    // Invariant: every query this module builds decodes (set_query encodes).
+    let mut pairs = query_pairs(url).expect("a query set_query made decodes");
+    pairs.push((key.to_owned(), value.to_owned()));
+    set_query(url, &pairs);
+}
+
+/// The query's pairs, percent-decoded as libpq does (a `+` stays a plus).
+fn query_pairs(url: &url::Url) -> Result<Vec<(String, String)>, String> {
+    url.query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((percent_decode(key)?, percent_decode(value)?))
+        })
+        .collect()
+}
+
 fn percent_decode(text: &str) -> Result<String, String> {
     percent_encoding::percent_decode_str(text)
         .decode_utf8()
         .map(|decoded| decoded.into_owned())
-        .map_err(|_| "the password is not UTF-8".to_owned())
+        .map_err(|_| "a part of it is not UTF-8".to_owned())
 }
 
 /// The path, or the URL without its password (`sslmode` shown when set).
@@ -225,7 +255,7 @@ impl fmt::Display for PgUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut url = self.url.clone();
         if self.ssl != SslMode::Prefer {
-            url.query_pairs_mut().append_pair("sslmode", self.ssl.as_str());
+            append_pair(&mut url, "sslmode", self.ssl.as_str());
         }
         f.write_str(url.as_str())
     }

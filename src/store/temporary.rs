@@ -13,8 +13,12 @@ const PREFIX: &str = "tenure-store-";
 
 /// A new private folder for a temporary store of this process.
 pub(super) fn folder() -> Result<tempfile::TempDir, StoreError> {
-    tempfile::Builder::new()
-        .prefix(&format!("{PREFIX}{}-", std::process::id()))
+    let prefix = format!("{PREFIX}{}-", std::process::id());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    builder
         .tempdir()
         .map_err(|error| StoreError::io(&std::env::temp_dir(), &error, true))
 }

@@ -131,7 +131,10 @@ impl Store {
         let mut reader = self.reader();
         let written = match format {
             ExportFormat::Csv => {
-                let mut csv = csv::Writer::from_writer(&mut *out);
+                // The header is written by hand, so an empty store has one too.
+                let mut csv = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(&mut *out);
                 let exported = csv
                     .write_record(Exported::HEADER)
                     .map_err(std::io::Error::other)
