@@ -85,7 +85,9 @@ impl Kinds {
 
     /// The kinds in the set, in display order.
     pub fn iter(self) -> impl Iterator<Item = Kind> {
-        Kind::ALL.into_iter().filter(move |kind| self.contains(*kind))
+        Kind::ALL
+            .into_iter()
+            .filter(move |kind| self.contains(*kind))
     }
 }
 

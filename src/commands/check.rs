@@ -50,7 +50,9 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
     let store = config
         .cache
         .as_deref()
-        .map(|path| Store::open_read_only(&Location::Sqlite(path.to_owned()), config.target.source()))
+        .map(|path| {
+            Store::open_read_only(&Location::Sqlite(path.to_owned()), config.target.source())
+        })
         .transpose()?;
     let mut report = Report::default();
     // check is a one-off, offline pass: a set of every distinct number is
@@ -68,11 +70,7 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
                 if !seen.insert(number) {
                     report.duplicates += 1;
                 } else if let Some(store) = &store
-                    && store
-                        .get_many(&[number], config.max_age)?
-                        .pop()
-                        .flatten()
-                        .is_some()
+                    && store.get(&number, config.max_age)?.is_some()
                 {
                     report.in_store += 1;
                 }

@@ -290,7 +290,12 @@ mod tests {
 
     #[test]
     fn paths_and_urls_are_told_apart() {
-        for path in ["answers.sqlite", "/tmp/x.sqlite", "postgres", "./postgres:/x"] {
+        for path in [
+            "answers.sqlite",
+            "/tmp/x.sqlite",
+            "postgres",
+            "./postgres:/x",
+        ] {
             assert_eq!(
                 Location::parse_with(OsStr::new(path), &no_env).unwrap(),
                 Location::Sqlite(PathBuf::from(path))

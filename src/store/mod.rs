@@ -307,6 +307,12 @@ impl Store {
         Ok(found)
     }
 
+    /// [`Store::get_many`] for one number.
+    pub fn get(&self, number: &Number, max_age: Duration) -> Result<Option<Stored>, StoreError> {
+        self.get_many(std::slice::from_ref(number), max_age)
+            .map(|mut found| found.pop().flatten())
+    }
+
     /// Blocks until everything put or recorded so far is committed. A no-op
     /// on a read-only store.
     pub fn flush(&self) -> Result<(), StoreError> {

@@ -175,9 +175,7 @@ impl Store {
         self.flush()?;
         let name = path.display().to_string();
         let imported = sqlite::read_for_import(path).map_err(|e| e.named(&name))?;
-        self.tending()?
-            .import(&imported)
-            .map_err(|e| self.error(e))
+        self.tending()?.import(&imported).map_err(|e| self.error(e))
     }
 
     /// Removes answers and history entries (never ledger entries).

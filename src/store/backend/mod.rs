@@ -43,9 +43,6 @@ pub(crate) trait Backend: Send + Sync {
 /// One connection. Each thread that talks to the store owns one (or holds
 /// one behind a mutex); every method is one transaction.
 pub(crate) trait Connection: Send {
-    /// The store's clock now.
-    fn now_ms(&mut self) -> Result<i64, DbError>;
-
     /// The fresh answers of `numbers` from `source`, in order.
     fn get_many(
         &mut self,
@@ -55,8 +52,7 @@ pub(crate) trait Connection: Send {
     ) -> Result<Vec<Option<Stored>>, DbError>;
 
     /// The number's latest successful answer from `source`.
-    fn latest_success(&mut self, source: &str, number: &Number)
-    -> Result<Option<Tenure>, DbError>;
+    fn latest_success(&mut self, source: &str, number: &Number) -> Result<Option<Tenure>, DbError>;
 
     /// Writes a group of answers (answers, history, claims released) and
     /// ledger entries (reservations released) in one transaction.

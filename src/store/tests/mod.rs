@@ -151,10 +151,6 @@ impl Fixture {
         Store::open_with(&self.location, source, timing).expect("the test store opens")
     }
 
-    pub fn is_postgres(&self) -> bool {
-        self.pg.is_some()
-    }
-
     /// The SQLite file's folder.
     pub fn dir(&self) -> &Path {
         self.dir.as_ref().expect("an SQLite fixture").path()
@@ -203,7 +199,10 @@ impl Fixture {
                     .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
                     .and_then(|mut s| s.query_map([], |row| row.get(0))?.collect())
                     .expect("the catalogue reads");
-                assert!(tables.iter().all(|t| t.starts_with("tenure_")), "{tables:?}");
+                assert!(
+                    tables.iter().all(|t| t.starts_with("tenure_")),
+                    "{tables:?}"
+                );
                 for table in tables {
                     let mut select = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
                     let width = select.column_count();

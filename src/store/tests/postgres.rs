@@ -59,8 +59,7 @@ fn sslmode_require_connects_over_tls() {
 /// so with the system's roots the handshake is refused.
 #[test]
 fn sslmode_verify_full_refuses_an_unverified_certificate() {
-    let Some(f) = Fixture::postgres("sslmode_verify_full_refuses_an_unverified_certificate")
-    else {
+    let Some(f) = Fixture::postgres("sslmode_verify_full_refuses_an_unverified_certificate") else {
         return;
     };
     let Location::Postgres(url) = &f.location else {

@@ -174,7 +174,13 @@ fn a_temporary_store_works_and_leaves_nothing_behind() {
     assert!(!folder.exists(), "{} is left behind", folder.display());
 
     let store = Store::temporary(SANDBOX).unwrap();
-    let folder = store.location().path().unwrap().parent().unwrap().to_owned();
+    let folder = store
+        .location()
+        .path()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
     store.close().unwrap();
     assert!(!folder.exists(), "close removes it too");
 }
@@ -198,7 +204,10 @@ fn leftovers_of_dead_processes_are_removed() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     left.sort();
-    assert_eq!(left, ["other-333-x", "tenure-store-222-def", "tenure-store-x-1"]);
+    assert_eq!(
+        left,
+        ["other-333-x", "tenure-store-222-def", "tenure-store-x-1"]
+    );
     // This process is alive: its own temporary store survives the real call.
     let store = Store::temporary(SANDBOX).unwrap();
     clean_leftovers();
@@ -241,7 +250,9 @@ fn the_file_holds_only_the_tenure_tables() {
     );
     assert_eq!(
         names("SELECT name FROM pragma_table_info('tenure_ledger') ORDER BY cid"),
-        ["id", "at", "run", "grp", "source", "endpoint", "outcome", "code", "orderid"],
+        [
+            "id", "at", "run", "grp", "source", "endpoint", "outcome", "code", "orderid"
+        ],
         "the ledger holds no number"
     );
     assert_eq!(names("SELECT key FROM tenure_meta"), ["schema_version"]);
@@ -278,7 +289,10 @@ fn a_version_1_file_is_migrated_in_place() {
         .get_many(&[number("13800138000"), number("13900139000")], DAY)
         .unwrap();
     let success = found[0].as_ref().unwrap();
-    assert_eq!(success.answer, Answer::Tenure(tenure_of("3", "移动", "深圳")));
+    assert_eq!(
+        success.answer,
+        Answer::Tenure(tenure_of("3", "移动", "深圳"))
+    );
     assert_eq!(success.change, Some(Change::New));
     assert_eq!(success.answered_at_ms, at);
     assert_eq!(found[1].as_ref().unwrap().answer, declined());
@@ -288,7 +302,11 @@ fn a_version_1_file_is_migrated_in_place() {
     // The next answer compares against the migrated one.
     let run = store.join(spec(None), pace()).unwrap();
     let change = run
-        .put(number("13800138000"), &Answer::Tenure(tenure_of("03", "移动", "深圳")), None)
+        .put(
+            number("13800138000"),
+            &Answer::Tenure(tenure_of("03", "移动", "深圳")),
+            None,
+        )
         .unwrap();
     assert_eq!(change.map(|c| c.as_str()).as_deref(), Some("reassigned"));
     run.finish().unwrap();
@@ -313,5 +331,8 @@ fn a_version_1_file_of_another_version_is_refused() {
     conn.execute("UPDATE meta SET value = 7", []).unwrap();
     drop(conn);
     let error = Store::open(&f.location, JUHE).expect_err("version 7");
-    assert!(matches!(error, StoreError::UnknownSchema { found: 7, .. }), "{error:?}");
+    assert!(
+        matches!(error, StoreError::UnknownSchema { found: 7, .. }),
+        "{error:?}"
+    );
 }

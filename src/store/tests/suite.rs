@@ -10,7 +10,12 @@ fn answers(stored: Vec<Option<Stored>>) -> Vec<Option<Answer>> {
 }
 
 fn get(store: &Store, n: &Number, max_age: Duration) -> Option<Answer> {
-    store.get_many(&[*n], max_age).unwrap().pop().flatten().map(|s| s.answer)
+    store
+        .get_many(&[*n], max_age)
+        .unwrap()
+        .pop()
+        .flatten()
+        .map(|s| s.answer)
 }
 
 /// Waits for `condition`, failing the test after 10 s instead of hanging.
@@ -65,7 +70,12 @@ pub fn answers_older_than_max_age_are_not_returned(f: &Fixture) {
     assert_eq!(get(&store, &n, Duration::ZERO), Some(tenure()));
     store.flush().unwrap();
     assert_eq!(get(&store, &n, Duration::ZERO), Some(tenure()));
-    assert!(store.get_many(&[n], Duration::ZERO).unwrap()[0].as_ref().unwrap().this_run);
+    assert!(
+        store.get_many(&[n], Duration::ZERO).unwrap()[0]
+            .as_ref()
+            .unwrap()
+            .this_run
+    );
     run.finish().unwrap();
     store.close().unwrap();
     // The next run judges it by its age.
@@ -260,7 +270,10 @@ pub fn history_has_an_entry_per_distinct_answer(f: &Fixture) {
     let mut out = Vec::new();
     store.export(ExportFormat::Jsonl, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("order-2") && !text.contains("order-1"), "{text}");
+    assert!(
+        text.contains("order-2") && !text.contains("order-1"),
+        "{text}"
+    );
 }
 
 pub fn claims_give_one_run_each_number(f: &Fixture) {
@@ -356,13 +369,23 @@ pub fn the_heartbeat_renews_the_lease_and_tells_the_pace(f: &Fixture) {
     let before = Instant::now();
     let run = store.join(spec(Some("g")), recorder.clone()).unwrap();
     // Join renews once before it returns, and grants the run its share.
-    assert_eq!(*lock(&recorder.shares), [10], "the placeholder plan grants qps");
+    assert_eq!(
+        *lock(&recorder.shares),
+        [10],
+        "the placeholder plan grants qps"
+    );
     let first = lock(&recorder.renewals)[0];
     assert!(first >= before + quick().lease && first <= Instant::now() + quick().lease);
-    eventually("three more renewals", || lock(&recorder.renewals).len() >= 4);
+    eventually("three more renewals", || {
+        lock(&recorder.renewals).len() >= 4
+    });
     let renewals = lock(&recorder.renewals).clone();
     assert!(renewals.windows(2).all(|w| w[0] < w[1]), "{renewals:?}");
-    assert_eq!(*lock(&recorder.shares), [10], "an unchanged share is not told again");
+    assert_eq!(
+        *lock(&recorder.shares),
+        [10],
+        "an unchanged share is not told again"
+    );
     assert!(!run.lost());
     assert_eq!(run.failure(), None);
     let id = run.id().to_owned();
@@ -371,7 +394,11 @@ pub fn the_heartbeat_renews_the_lease_and_tells_the_pace(f: &Fixture) {
     run.finish().unwrap();
     let count = lock(&recorder.renewals).len();
     std::thread::sleep(quick().heartbeat * 3);
-    assert_eq!(lock(&recorder.renewals).len(), count, "finish stops the heartbeat");
+    assert_eq!(
+        lock(&recorder.renewals).len(),
+        count,
+        "finish stops the heartbeat"
+    );
 }
 
 pub fn the_budget_holds_across_runs_of_a_group(f: &Fixture) {
@@ -379,7 +406,11 @@ pub fn the_budget_holds_across_runs_of_a_group(f: &Fixture) {
     let a = one.join(spec(Some("g")), pace()).unwrap();
     let b = two.join(spec(Some("g")), pace()).unwrap();
     assert_eq!(a.reserve(5, 3).unwrap(), 3);
-    assert_eq!(b.reserve(5, 3).unwrap(), 2, "the group's reservations count");
+    assert_eq!(
+        b.reserve(5, 3).unwrap(),
+        2,
+        "the group's reservations count"
+    );
     assert_eq!(b.reserve(5, 3).unwrap(), 0);
     let billed = |reserved| Request {
         outcome: Outcome::Billed,
@@ -439,8 +470,13 @@ pub fn the_ledger_counts_usage_by_day_and_run(f: &Fixture) {
         .unwrap();
     sandboxed.record(request(Outcome::Billed, None)).unwrap();
     let zone = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
-    let today = jiff::Timestamp::now().to_zoned(zone.clone()).date().to_string();
-    let by_day = store.usage(DAY, &UsageBy::Day(zone.clone()), false).unwrap();
+    let today = jiff::Timestamp::now()
+        .to_zoned(zone.clone())
+        .date()
+        .to_string();
+    let by_day = store
+        .usage(DAY, &UsageBy::Day(zone.clone()), false)
+        .unwrap();
     assert_eq!(
         by_day,
         [UsageRow {
@@ -453,10 +489,7 @@ pub fn the_ledger_counts_usage_by_day_and_run(f: &Fixture) {
     let with_sandbox = store.usage(DAY, &UsageBy::Day(zone), true).unwrap();
     assert_eq!((with_sandbox[0].billed, with_sandbox[0].requests), (4, 6));
     let by_run = store.usage(DAY, &UsageBy::Run, true).unwrap();
-    let mut expected = vec![
-        (a.id().to_owned(), 3, 5),
-        (sandboxed.id().to_owned(), 1, 1),
-    ];
+    let mut expected = vec![(a.id().to_owned(), 3, 5), (sandboxed.id().to_owned(), 1, 1)];
     expected.sort();
     assert_eq!(
         by_run
@@ -474,7 +507,8 @@ pub fn the_ledger_counts_usage_by_day_and_run(f: &Fixture) {
 pub fn stats_export_purge_and_changes(f: &Fixture) {
     let store = f.open(JUHE);
     let run = store.join(spec(None), pace()).unwrap();
-    run.put(number("13800138000"), &tenure(), Some("JH1")).unwrap();
+    run.put(number("13800138000"), &tenure(), Some("JH1"))
+        .unwrap();
     run.put(number("13900139000"), &declined(), None).unwrap();
     run.put(number("13700137000"), &refused(), None).unwrap();
     let stats = store.stats().unwrap();
@@ -490,11 +524,11 @@ pub fn stats_export_purge_and_changes(f: &Fixture) {
         "number,source,code,tenure,province,city,isp,reason,endpoint,answered_at,change,orderid"
     );
     assert_eq!(lines.len(), 4);
-    let first = lines
-        .iter()
-        .find(|l| l.starts_with("13800138000"))
-        .unwrap();
-    assert!(first.contains(",03,\"(0,3]\",广东,深圳,移动,,query,"), "{first}");
+    let first = lines.iter().find(|l| l.starts_with("13800138000")).unwrap();
+    assert!(
+        first.contains(",03,\"(0,3]\",广东,深圳,移动,,query,"),
+        "{first}"
+    );
     assert!(first.ends_with("Z,new,JH1"), "RFC 3339 UTC: {first}");
     let mut jsonl = Vec::new();
     store.export(ExportFormat::Jsonl, &mut jsonl).unwrap();
@@ -512,11 +546,23 @@ pub fn stats_export_purge_and_changes(f: &Fixture) {
     assert_eq!(declined_row["change"], serde_json::Value::Null);
 
     let removed = store.purge(&Purge::Code("224804".to_owned())).unwrap();
-    assert_eq!(removed, Removed { answers: 1, history: 1 });
+    assert_eq!(
+        removed,
+        Removed {
+            answers: 1,
+            history: 1
+        }
+    );
     let removed = store.purge(&Purge::OlderThan(DAY)).unwrap();
     assert_eq!(removed, Removed::default());
     let removed = store.purge(&Purge::OlderThan(Duration::ZERO)).unwrap();
-    assert_eq!(removed, Removed { answers: 2, history: 2 });
+    assert_eq!(
+        removed,
+        Removed {
+            answers: 2,
+            history: 2
+        }
+    );
     assert_eq!(store.stats().unwrap().answers, 0);
     assert_eq!(store.changes(DAY).unwrap(), vec![]);
 }
@@ -532,15 +578,32 @@ pub fn import_merges_a_version_1_and_a_version_2_store(f: &Fixture) {
     conn.execute(
         insert,
         rusqlite::params![
-            "13800138000", JUHE, 0, "3", "(24,+)", "广东", "深圳", "移动", None::<&str>, now - 5000
+            "13800138000",
+            JUHE,
+            0,
+            "3",
+            "(24,+)",
+            "广东",
+            "深圳",
+            "移动",
+            None::<&str>,
+            now - 5000
         ],
     )
     .unwrap();
     conn.execute(
         insert,
         rusqlite::params![
-            "13900139000", JUHE, 1, "224801", None::<&str>, None::<&str>, None::<&str>,
-            None::<&str>, "查询无此记录", now - 5000
+            "13900139000",
+            JUHE,
+            1,
+            "224801",
+            None::<&str>,
+            None::<&str>,
+            None::<&str>,
+            None::<&str>,
+            "查询无此记录",
+            now - 5000
         ],
     )
     .unwrap();
@@ -578,7 +641,11 @@ pub fn import_merges_a_version_1_and_a_version_2_store(f: &Fixture) {
             .put(number("13700137000"), &tenure(), Some("JH9"))
             .unwrap();
         other_run
-            .put(number("13700137000"), &Answer::Tenure(tenure_of("3", "移动", "深圳")), None)
+            .put(
+                number("13700137000"),
+                &Answer::Tenure(tenure_of("3", "移动", "深圳")),
+                None,
+            )
             .unwrap();
         other_run.finish().unwrap();
         other.close().unwrap();
@@ -622,7 +689,10 @@ pub fn the_key_never_reaches_the_store(f: &Fixture) {
     run.finish().unwrap();
     store.close().unwrap();
     let values = f.dump_text();
-    assert!(values.iter().any(|v| v == "13800138000"), "sanity: {values:?}");
+    assert!(
+        values.iter().any(|v| v == "13800138000"),
+        "sanity: {values:?}"
+    );
     assert!(values.iter().any(|v| v == "JH20261129"));
     for value in &values {
         assert!(!value.contains(KEY) && !value.contains(OPENID), "{value}");
@@ -671,7 +741,11 @@ pub fn group_commit_heartbeat_and_claims_run_together(f: &Fixture) {
     two.close().unwrap();
     let store = Store::open_read_only(&f.location, JUHE).unwrap();
     let found = store.get_many(&numbers, DAY).unwrap();
-    assert!(found.iter().all(|s| s.as_ref().map(|s| &s.answer) == Some(&tenure())));
+    assert!(
+        found
+            .iter()
+            .all(|s| s.as_ref().map(|s| &s.answer) == Some(&tenure()))
+    );
     let stats = store.stats().unwrap();
     assert_eq!((stats.billed, stats.claims, stats.history), (400, 0, 400));
 }

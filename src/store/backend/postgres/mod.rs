@@ -320,13 +320,6 @@ fn count(row: &Row, i: usize) -> Result<u64, DbError> {
 }
 
 impl Connection for PgConnection {
-    fn now_ms(&mut self) -> Result<i64, DbError> {
-        self.client
-            .query_one(&format!("SELECT {NOW_MS}"), &[])
-            .and_then(|row| row.try_get(0))
-            .map_err(db)
-    }
-
     fn get_many(
         &mut self,
         source: &str,
@@ -351,11 +344,7 @@ impl Connection for PgConnection {
         Ok(texts.iter().map(|text| found.get(*text).cloned()).collect())
     }
 
-    fn latest_success(
-        &mut self,
-        source: &str,
-        number: &Number,
-    ) -> Result<Option<Tenure>, DbError> {
+    fn latest_success(&mut self, source: &str, number: &Number) -> Result<Option<Tenure>, DbError> {
         latest_success(
             &mut self.statements,
             &mut self.client,
@@ -371,7 +360,9 @@ impl Connection for PgConnection {
         let mut tx = self.client.transaction().map_err(db)?;
         for write in writes {
             match write {
-                Write::Answer(answer) => write_answer(&mut self.statements, &mut tx, source, answer),
+                Write::Answer(answer) => {
+                    write_answer(&mut self.statements, &mut tx, source, answer)
+                }
                 Write::Ledger(entry) => write_ledger(&mut self.statements, &mut tx, source, entry),
             }?;
         }
@@ -621,8 +612,16 @@ impl Connection for PgConnection {
             for row in rows {
                 let kind: i64 = row.try_get(2).map_err(db)?;
                 let text = |i: usize| row.try_get::<_, String>(i).map_err(db);
-                let answer = answer(kind, text(3)?, text(4)?, text(5)?, text(6)?, text(7)?, text(8)?)
-                    .ok_or_else(|| DbError::Corrupt(format!("an answer of unknown kind {kind}")))?;
+                let answer = answer(
+                    kind,
+                    text(3)?,
+                    text(4)?,
+                    text(5)?,
+                    text(6)?,
+                    text(7)?,
+                    text(8)?,
+                )
+                .ok_or_else(|| DbError::Corrupt(format!("an answer of unknown kind {kind}")))?;
                 let export = ExportRow {
                     number: text(0)?,
                     source: text(1)?,
@@ -680,7 +679,11 @@ impl Connection for PgConnection {
                     &params,
                 )
                 .map_err(db)?;
-            match merged.map(|row| row.try_get::<_, bool>(0)).transpose().map_err(db)? {
+            match merged
+                .map(|row| row.try_get::<_, bool>(0))
+                .transpose()
+                .map_err(db)?
+            {
                 Some(true) => counts.answers_added += 1,
                 Some(false) => counts.answers_updated += 1,
                 None => counts.answers_kept += 1,

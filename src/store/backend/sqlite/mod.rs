@@ -297,10 +297,6 @@ impl SqliteConnection {
 }
 
 impl Connection for SqliteConnection {
-    fn now_ms(&mut self) -> Result<i64, DbError> {
-        Ok(now_ms())
-    }
-
     fn get_many(
         &mut self,
         source: &str,
@@ -329,11 +325,7 @@ impl Connection for SqliteConnection {
         Ok(found)
     }
 
-    fn latest_success(
-        &mut self,
-        source: &str,
-        number: &Number,
-    ) -> Result<Option<Tenure>, DbError> {
+    fn latest_success(&mut self, source: &str, number: &Number) -> Result<Option<Tenure>, DbError> {
         latest_success(&self.conn, source, number.as_str()).map_err(db)
     }
 
@@ -861,7 +853,9 @@ pub(crate) fn read_for_import(path: &std::path::Path) -> Result<Imported, DbErro
         let get = |i: usize| row.get::<_, String>(i).map_err(db);
         let Some(answer) = answer(kind, get(3)?, get(4)?, get(5)?, get(6)?, get(7)?, get(8)?)
         else {
-            return Err(DbError::Corrupt(format!("an answer of unknown kind {kind}")));
+            return Err(DbError::Corrupt(format!(
+                "an answer of unknown kind {kind}"
+            )));
         };
         imported.answers.push(super::ImportedAnswer {
             number: get(0)?,
@@ -886,7 +880,9 @@ pub(crate) fn read_for_import(path: &std::path::Path) -> Result<Imported, DbErro
             let get = |i: usize| row.get::<_, String>(i).map_err(db);
             let Some(answer) = answer(kind, get(3)?, get(4)?, get(5)?, get(6)?, get(7)?, get(8)?)
             else {
-                return Err(DbError::Corrupt(format!("a history entry of unknown kind {kind}")));
+                return Err(DbError::Corrupt(format!(
+                    "a history entry of unknown kind {kind}"
+                )));
             };
             imported.history.push(HistoryRow {
                 number: get(0)?,
