@@ -133,8 +133,12 @@ impl Change {
     }
 
     /// `new`, `same`, or the kinds `;`-joined (`reassigned;isp`).
-    pub fn as_str(&self) -> String {
-        self.to_string()
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Change::New => "new",
+            Change::Same => "same",
+            Change::Changed(kinds) => &joined()[usize::from(kinds.0)],
+        }
     }
 
     /// The inverse of [`Change::as_str`]; `None` for anything else (kinds
@@ -166,20 +170,23 @@ impl Change {
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Change::New => f.write_str("new"),
-            Change::Same => f.write_str("same"),
-            Change::Changed(kinds) => {
-                for (i, kind) in kinds.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(";")?;
-                    }
-                    f.write_str(kind.as_str())?;
-                }
-                Ok(())
-            }
-        }
+        f.write_str(self.as_str())
     }
+}
+
+/// The `;`-joined names of every set of kinds, by its bits, made once.
+fn joined() -> &'static [String; 32] {
+    static JOINED: std::sync::OnceLock<[String; 32]> = std::sync::OnceLock::new();
+    JOINED.get_or_init(|| {
+        std::array::from_fn(|bits| {
+            let names: Vec<&str> = Kind::ALL
+                .into_iter()
+                .filter(|kind| bits & usize::from(kind.bit()) != 0)
+                .map(Kind::as_str)
+                .collect();
+            names.join(";")
+        })
+    })
 }
 
 #[cfg(test)]
@@ -285,7 +292,7 @@ mod tests {
             let kinds = Kinds::of(Kind::ALL.into_iter().filter(|k| bits & k.bit() != 0))
                 .expect("a non-empty set");
             let change = Change::Changed(kinds);
-            assert_eq!(Change::parse(&change.as_str()), Some(change));
+            assert_eq!(Change::parse(change.as_str()), Some(change));
         }
     }
 

@@ -308,7 +308,7 @@ fn a_version_1_file_is_migrated_in_place() {
             None,
         )
         .unwrap();
-    assert_eq!(change.map(|c| c.as_str()).as_deref(), Some("reassigned"));
+    assert_eq!(change.map(|c| c.as_str()), Some("reassigned"));
     run.finish().unwrap();
     store.close().unwrap();
     let conn = Sqlite::open(&path).unwrap();

@@ -695,7 +695,7 @@ impl Connection for PgConnection {
                     answer: row.answer.clone(),
                     first_seen: row.at_ms,
                     last_seen: row.at_ms,
-                    change,
+                    change: change.map(str::to_owned),
                 };
                 counts.history_added += insert_history_once(&mut tx, &entry)?;
             }
