@@ -277,6 +277,7 @@ on_both!(
     racing_claims_give_exactly_one_mine_per_number,
     finish_releases_claims_and_marks_the_run_ended,
     the_heartbeat_renews_the_lease_and_tells_the_pace,
+    a_failing_heartbeat_is_recorded_and_retried,
     the_budget_holds_across_runs_of_a_group,
     the_ledger_counts_usage_by_day_and_run,
     stats_export_purge_and_changes,

@@ -808,3 +808,20 @@ pub fn a_writer_failure_reaches_put_flush_and_close(f: &Fixture) {
         "{error:?}"
     );
 }
+
+pub fn a_failing_heartbeat_is_recorded_and_retried(f: &Fixture) {
+    let store = f.open(JUHE);
+    let recorder = pace();
+    let run = store.join(spec(Some("g")), recorder.clone()).unwrap();
+    assert_eq!(run.failure(), None);
+    // Sabotage from outside: every renewal fails from now on.
+    f.execute("DROP TABLE tenure_runs");
+    eventually("the failure is recorded", || run.failure().is_some());
+    let failure = run.failure().unwrap();
+    assert!(failure.contains("tenure_runs"), "{failure}");
+    let renewals = lock(&recorder.renewals).len();
+    std::thread::sleep(quick().heartbeat * 4);
+    assert_eq!(lock(&recorder.renewals).len(), renewals, "no renewal without the store");
+    assert!(run.failure().is_some(), "still failing, still retrying");
+    assert!(!run.lost(), "a failure is not a takeover");
+}
