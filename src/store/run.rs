@@ -189,11 +189,13 @@ impl Run<'_> {
         lock(&self.shared.failure).clone()
     }
 
-    /// Claims `number` before asking it, in one transaction: a fresh answer
-    /// (the same rule as [`Store::get_many`]) is [`Claim::Answered`]; a
-    /// claim by another run whose lease is younger than the takeover time
-    /// is [`Claim::Held`]; otherwise the claim is taken or refreshed:
-    /// [`Claim::Mine`].
+    /// Claims `number` before asking it: a claim by another run whose lease
+    /// is younger than the takeover time is [`Claim::Held`]; else a fresh
+    /// answer (the same rule as [`Store::get_many`], this run's pending
+    /// answers first) is [`Claim::Answered`]; otherwise the claim is taken
+    /// or refreshed: [`Claim::Mine`]. Atomic across processes: of runs
+    /// racing for a number, one gets `Mine`; and a run that finds a claim
+    /// gone finds the answer committed with its release.
     pub fn claim(&self, number: &Number, max_age: Duration) -> Result<Claim, StoreError> {
         let store = self.store;
         let fresh = store.fresh(max_age);

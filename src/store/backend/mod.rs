@@ -67,7 +67,8 @@ pub(crate) trait Connection: Send {
     /// calls `before_commit` with the old grant and the plan, and commits.
     fn tick(&mut self, tick: &mut TickArgs<'_>) -> Result<Option<Ticked>, DbError>;
 
-    /// Claims `number` for `run` (see [`ClaimRow`]), in one transaction.
+    /// Claims `number` for `run` (see [`ClaimRow`] and `Run::claim`),
+    /// atomically across processes.
     fn claim(
         &mut self,
         source: &str,

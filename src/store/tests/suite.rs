@@ -821,7 +821,11 @@ pub fn a_failing_heartbeat_is_recorded_and_retried(f: &Fixture) {
     assert!(failure.contains("tenure_runs"), "{failure}");
     let renewals = lock(&recorder.renewals).len();
     std::thread::sleep(quick().heartbeat * 4);
-    assert_eq!(lock(&recorder.renewals).len(), renewals, "no renewal without the store");
+    assert_eq!(
+        lock(&recorder.renewals).len(),
+        renewals,
+        "no renewal without the store"
+    );
     assert!(run.failure().is_some(), "still failing, still retrying");
     assert!(!run.lost(), "a failure is not a takeover");
 }

@@ -96,6 +96,18 @@ pub(crate) fn db(error: postgres::Error) -> DbError {
     }
 }
 
+/// Takes or refreshes a claim unless another live run holds it; returns a
+/// row when taken.
+const TAKE_CLAIM: &str = "
+    INSERT INTO tenure_claims AS c (number, source, run, claimed_at)
+    VALUES ($1, $2, $3, (extract(epoch from clock_timestamp()) * 1000)::bigint)
+    ON CONFLICT (number, source) DO UPDATE
+    SET run = EXCLUDED.run, claimed_at = EXCLUDED.claimed_at
+    WHERE c.run = EXCLUDED.run OR NOT EXISTS (
+        SELECT 1 FROM tenure_runs r
+        WHERE r.id = c.run AND NOT r.ended AND r.heartbeat >= EXCLUDED.claimed_at - $4)
+    RETURNING 1";
+
 struct PgConnection {
     client: Client,
     /// Statements prepared on this connection, by their SQL.
@@ -319,6 +331,19 @@ fn count(row: &Row, i: usize) -> Result<u64, DbError> {
         .map(|n| u64::try_from(n).unwrap_or(0))
 }
 
+impl PgConnection {
+    fn release_claim(&mut self, source: &str, number: &str, run: &str) -> Result<(), DbError> {
+        let delete = prepared(&mut self.statements, &mut self.client, RELEASE_CLAIM)?;
+        self.client
+            .execute(&delete, &[&number, &source, &run])
+            .map(drop)
+            .map_err(db)
+    }
+}
+
+const RELEASE_CLAIM: &str =
+    "DELETE FROM tenure_claims WHERE number = $1 AND source = $2 AND run = $3";
+
 impl Connection for PgConnection {
     fn get_many(
         &mut self,
@@ -453,54 +478,34 @@ impl Connection for PgConnection {
         takeover_ms: i64,
     ) -> Result<ClaimRow, DbError> {
         let number = number.as_str();
-        let mut tx = self.client.transaction().map_err(db)?;
-        let now = lock(&mut tx, &format!("tenure-claim:{source}:{number}"))?;
-        let select = prepared(&mut self.statements, &mut tx, SELECT_ONE)?;
-        if let Some(row) = tx
+        // The claim first, in one statement: ON CONFLICT locks a claim
+        // another run holds and re-reads it, so two runs racing for a
+        // number cannot both win. Then the answer, in a later snapshot: a
+        // claim found gone was released by the commit that stored its
+        // answer, which that snapshot sees.
+        let take = prepared(&mut self.statements, &mut self.client, TAKE_CLAIM)?;
+        let taken = self
+            .client
+            .query_opt(&take, &[&number, &source, &run, &takeover_ms])
+            .map_err(db)?;
+        if taken.is_none() {
+            return Ok(ClaimRow::Held);
+        }
+        let select = prepared(&mut self.statements, &mut self.client, SELECT_ONE)?;
+        if let Some(row) = self
+            .client
             .query_opt(&select, &[&source, &number, &fresh.cutoff_ms])
             .map_err(db)?
             && let Some((_, stored)) = stored(&row, fresh)?
         {
+            self.release_claim(source, number, run)?;
             return Ok(ClaimRow::Answered(stored));
         }
-        let holder = tx
-            .query_opt(
-                "SELECT c.run, r.heartbeat, r.ended FROM tenure_claims c
-                 LEFT JOIN tenure_runs r ON r.id = c.run
-                 WHERE c.number = $1 AND c.source = $2",
-                &[&number, &source],
-            )
-            .map_err(db)?;
-        if let Some(row) = holder {
-            let holder: String = row.try_get(0).map_err(db)?;
-            let heartbeat: Option<i64> = row.try_get(1).map_err(db)?;
-            let ended: Option<bool> = row.try_get(2).map_err(db)?;
-            if holder != run
-                && ended == Some(false)
-                && heartbeat.is_some_and(|heartbeat| heartbeat >= now - takeover_ms)
-            {
-                return Ok(ClaimRow::Held);
-            }
-        }
-        tx.execute(
-            "INSERT INTO tenure_claims (number, source, run, claimed_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (number, source) DO UPDATE
-             SET run = EXCLUDED.run, claimed_at = EXCLUDED.claimed_at",
-            &[&number, &source, &run, &now],
-        )
-        .map_err(db)?;
-        tx.commit().map_err(db)?;
         Ok(ClaimRow::Mine)
     }
 
     fn release(&mut self, source: &str, number: &Number, run: &str) -> Result<(), DbError> {
-        self.client
-            .execute(
-                "DELETE FROM tenure_claims WHERE number = $1 AND source = $2 AND run = $3",
-                &[&number.as_str(), &source, &run],
-            )
-            .map(drop)
-            .map_err(db)
+        self.release_claim(source, number.as_str(), run)
     }
 
     fn reserve(&mut self, budget: &Budget<'_>) -> Result<u32, DbError> {

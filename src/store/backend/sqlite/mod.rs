@@ -422,33 +422,25 @@ impl Connection for SqliteConnection {
         fresh: Fresh,
         takeover_ms: i64,
     ) -> Result<ClaimRow, DbError> {
+        // The same order as on PostgreSQL: a live claim of another run
+        // first, then a fresh answer, then the claim taken; all under the
+        // file's write lock.
         let tx = self.immediate()?;
         let now = now_ms();
         let number = number.as_str();
-        let answered = tx
-            .query_row(
-                &format!(
-                    "SELECT {ANSWER_COLUMNS} FROM tenure_answers
-                     WHERE number = ?1 AND source = ?2 AND answered_at > ?3"
-                ),
-                params![number, source, fresh.cutoff_ms],
-                |row| stored(row, 0, fresh),
-            )
-            .optional()
-            .map_err(db)?
-            .flatten();
-        if let Some(stored) = answered {
-            return Ok(ClaimRow::Answered(stored));
-        }
         let holder: Option<(String, Option<i64>, Option<bool>)> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT c.run, r.heartbeat, r.ended FROM tenure_claims c
                  LEFT JOIN tenure_runs r ON r.id = c.run
                  WHERE c.number = ?1 AND c.source = ?2",
-                params![number, source],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )
-            .optional()
+            .and_then(|mut select| {
+                select
+                    .query_row(params![number, source], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
+                    .optional()
+            })
             .map_err(db)?;
         if let Some((holder, Some(heartbeat), Some(false))) = holder
             && holder != run
@@ -456,11 +448,28 @@ impl Connection for SqliteConnection {
         {
             return Ok(ClaimRow::Held);
         }
-        tx.execute(
+        let answered = tx
+            .prepare_cached(&format!(
+                "SELECT {ANSWER_COLUMNS} FROM tenure_answers
+                 WHERE number = ?1 AND source = ?2 AND answered_at > ?3"
+            ))
+            .and_then(|mut select| {
+                select
+                    .query_row(params![number, source, fresh.cutoff_ms], |row| {
+                        stored(row, 0, fresh)
+                    })
+                    .optional()
+            })
+            .map_err(db)?
+            .flatten();
+        if let Some(stored) = answered {
+            return Ok(ClaimRow::Answered(stored));
+        }
+        tx.prepare_cached(
             "INSERT OR REPLACE INTO tenure_claims (number, source, run, claimed_at)
              VALUES (?1, ?2, ?3, ?4)",
-            params![number, source, run, now],
         )
+        .and_then(|mut insert| insert.execute(params![number, source, run, now]))
         .map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(ClaimRow::Mine)
