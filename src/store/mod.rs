@@ -48,7 +48,7 @@ use crate::change::Change;
 use crate::number::Number;
 use backend::postgres::Postgres;
 use backend::sqlite::{self, Sqlite};
-use backend::{Backend, Connection, Fresh};
+use backend::{Backend, Connection, Fresh, Purpose};
 use std::fs::OpenOptions;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -230,7 +230,9 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let name = location.to_string();
         let writer = if write {
-            let conn = backend.connect(true).map_err(|e| e.named(&name))?;
+            let conn = backend
+                .connect(Purpose::Write)
+                .map_err(|e| e.named(&name))?;
             let writer = Writer::spawn(conn, source.to_owned()).map_err(|error| {
                 StoreError::WriterFailed {
                     store: name.clone(),
@@ -241,7 +243,7 @@ impl Store {
         } else {
             None
         };
-        let reader = backend.connect(false).map_err(|e| e.named(&name))?;
+        let reader = backend.connect(Purpose::Read).map_err(|e| e.named(&name))?;
         Ok(Store {
             reader: Mutex::new(reader),
             writer,

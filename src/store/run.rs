@@ -10,7 +10,9 @@
 //! that finds the lease taken over marks the run lost; one that fails keeps
 //! retrying and records why. Whether to stop is the pipeline's decision.
 
-use super::backend::{AnswerWrite, Budget, ClaimRow, Connection, LedgerWrite, NewRun, TickArgs};
+use super::backend::{
+    AnswerWrite, Budget, ClaimRow, Connection, LedgerWrite, NewRun, Purpose, TickArgs,
+};
 use super::error::DbError;
 use super::{Store, StoreError, Stored, Timing, lock, now_ms};
 use crate::api::{Answer, Endpoint};
@@ -169,7 +171,9 @@ impl Store {
     }
 
     fn connect(&self) -> Result<Box<dyn Connection>, StoreError> {
-        self.backend.connect(true).map_err(|e| self.error(e))
+        self.backend
+            .connect(Purpose::Lease)
+            .map_err(|e| self.error(e))
     }
 }
 
@@ -398,7 +402,7 @@ impl Heartbeat {
         let began = Instant::now();
         let conn = match &mut self.conn {
             Some(conn) => conn,
-            None => self.conn.insert(self.backend.connect(true)?),
+            None => self.conn.insert(self.backend.connect(Purpose::Lease)?),
         };
         let pace = &self.pace;
         let demand = pace.demand();

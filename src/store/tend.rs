@@ -5,7 +5,7 @@
 //! values. Purging never touches the ledger, which `usage` and the 24-hour
 //! budget read.
 
-use super::backend::{Connection, PurgeWhat, UsageKey, UsageKeyValue, sqlite};
+use super::backend::{Connection, PurgeWhat, Purpose, UsageKey, UsageKeyValue, sqlite};
 use super::{Store, StoreError, now_ms};
 use crate::api::{Answer, Tenure};
 use crate::change::Change;
@@ -240,7 +240,9 @@ impl Store {
 
     /// A read-write connection for the tending commands.
     fn tending(&self) -> Result<Box<dyn Connection>, StoreError> {
-        self.backend.connect(true).map_err(|e| self.error(e))
+        self.backend
+            .connect(Purpose::Write)
+            .map_err(|e| self.error(e))
     }
 }
 

@@ -35,9 +35,23 @@ pub(super) const KIND_DECLINED: i64 = 1;
 
 /// Opens connections to one database.
 pub(crate) trait Backend: Send + Sync {
-    /// A new connection. `write`: the caller will write through it (SQLite
-    /// opens read-only otherwise).
-    fn connect(&self, write: bool) -> Result<Box<dyn Connection>, DbError>;
+    /// A new connection for `purpose`.
+    fn connect(&self, purpose: Purpose) -> Result<Box<dyn Connection>, DbError>;
+}
+
+/// What a connection is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Look-ups only (SQLite opens the file read-only).
+    Read,
+    /// Answers and ledger entries, and the tending commands: every commit
+    /// durable.
+    Write,
+    /// Leases, claims and reservations: state that a crash of the database
+    /// server may lose without harm (the run is lost with it, and its
+    /// claims expire), so PostgreSQL may acknowledge a commit before its
+    /// WAL reaches the disk (`synchronous_commit = off`).
+    Lease,
 }
 
 /// One connection. Each thread that talks to the store owns one (or holds

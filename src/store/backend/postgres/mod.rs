@@ -16,8 +16,8 @@ pub(crate) use schema::{exists, prepare};
 
 use super::{
     AnswerWrite, Backend, Budget, ClaimRow, Connection, DAY_MS, Fresh, HistoryRow, Imported,
-    LedgerWrite, NewRun, PurgeWhat, TickArgs, Ticked, UsageCount, UsageKey, UsageKeyValue, Write,
-    answer, columns, demand_from_db, demand_to_db, endpoint_name, imported_change,
+    LedgerWrite, NewRun, PurgeWhat, Purpose, TickArgs, Ticked, UsageCount, UsageKey, UsageKeyValue,
+    Write, answer, columns, demand_from_db, demand_to_db, endpoint_name, imported_change,
 };
 use crate::api::Tenure;
 use crate::change::Change;
@@ -61,9 +61,15 @@ impl Postgres {
 }
 
 impl Backend for Postgres {
-    fn connect(&self, _write: bool) -> Result<Box<dyn Connection>, DbError> {
+    fn connect(&self, purpose: Purpose) -> Result<Box<dyn Connection>, DbError> {
+        let mut client = self.client()?;
+        if purpose == Purpose::Lease {
+            client
+                .batch_execute("SET synchronous_commit TO off")
+                .map_err(db)?;
+        }
         Ok(Box::new(PgConnection {
-            client: self.client()?,
+            client,
             statements: HashMap::new(),
         }))
     }

@@ -10,8 +10,8 @@ pub(crate) mod schema;
 
 use super::{
     AnswerWrite, Backend, Budget, ClaimRow, Connection, DAY_MS, Fresh, HistoryRow, Imported,
-    LedgerWrite, NewRun, PurgeWhat, TickArgs, Ticked, UsageCount, UsageKey, UsageKeyValue, Write,
-    answer, columns, demand_from_db, demand_to_db, endpoint_name, imported_change,
+    LedgerWrite, NewRun, PurgeWhat, Purpose, TickArgs, Ticked, UsageCount, UsageKey, UsageKeyValue,
+    Write, answer, columns, demand_from_db, demand_to_db, endpoint_name, imported_change,
 };
 use crate::api::{Answer, Tenure};
 use crate::change::Change;
@@ -32,9 +32,9 @@ pub(crate) struct Sqlite {
 }
 
 impl Backend for Sqlite {
-    fn connect(&self, write: bool) -> Result<Box<dyn Connection>, DbError> {
+    fn connect(&self, purpose: Purpose) -> Result<Box<dyn Connection>, DbError> {
         Ok(Box::new(SqliteConnection {
-            conn: open(&self.path, write)?,
+            conn: open(&self.path, purpose != Purpose::Read)?,
         }))
     }
 }
