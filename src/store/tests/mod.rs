@@ -119,14 +119,18 @@ impl Fixture {
     /// server is configured. Panics when one is configured but unreachable.
     pub fn postgres(test: &str) -> Option<Fixture> {
         let Some(server) = std::env::var(PG_ENV).ok().filter(|url| !url.is_empty()) else {
-            // Past the test harness's capture, so that a plain `cargo test`
-            // shows what it skipped.
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: {test} on PostgreSQL; set {PG_ENV}=postgresql://... to run (e.g. \
-                 postgresql://postgres@127.0.0.1:5432/test)"
-            );
+            // Once per test binary, past the harness's capture, so that a
+            // plain `cargo test` shows what it skipped.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipped: the store's PostgreSQL tests ({test} and the others); set \
+                     {PG_ENV}=postgresql://... to run them (e.g. \
+                     postgresql://postgres@127.0.0.1:5432/test)"
+                );
+            });
             return None;
         };
         let schema = format!("tenure_test_{:016x}", fastrand::u64(..));
