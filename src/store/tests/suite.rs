@@ -311,10 +311,11 @@ pub fn a_claim_is_taken_over_when_the_lease_lapses(f: &Fixture) {
         ..quick()
     };
     let (one, two) = (f.open_with(JUHE, stalled), f.open_with(JUHE, stalled));
+    let b = two.join(spec(Some("g")), pace()).unwrap();
+    // Nothing slow between a's renewal at join and b's first claim.
     let a = one.join(spec(Some("g")), pace()).unwrap();
     let n = number("13800138000");
     assert_eq!(a.claim(&n, DAY).unwrap(), Claim::Mine);
-    let b = two.join(spec(Some("g")), pace()).unwrap();
     assert_eq!(b.claim(&n, DAY).unwrap(), Claim::Held, "a's lease is fresh");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(b.claim(&n, DAY).unwrap(), Claim::Mine, "taken over");
