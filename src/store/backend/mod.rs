@@ -2,10 +2,12 @@
 //! [`Connection`]s, and each connection does the store's operations, each
 //! in one transaction.
 //!
-//! Two variants, one file each: `sqlite` (an embedded file) and `postgres`
-//! (a server, so runs on different hosts share one store). They hold the
-//! same tables (`tenure_` prefix, schema version [`SCHEMA_VERSION`]) and
-//! pass the same test suite (`store::tests`).
+//! Two variants, one folder each: `sqlite` (an embedded file) and
+//! `postgres` (a server, so runs on different hosts share one store), each
+//! with one file per concern of the interface ([`Answers`], [`Runs`],
+//! [`Tending`]) beside its `schema`. They hold the same tables (`tenure_`
+//! prefix, schema version [`SCHEMA_VERSION`]) and pass the same test suite
+//! (`store::tests`).
 //!
 //! Decisions live above this layer (`store`, `run`, `change`, `share`); a
 //! backend only maps them to SQL. Times are unix milliseconds. Answers and
@@ -55,8 +57,14 @@ pub(crate) enum Purpose {
 }
 
 /// One connection. Each thread that talks to the store owns one (or holds
-/// one behind a mutex); every method is one transaction.
-pub(crate) trait Connection: Send {
+/// one behind a mutex); every method is one transaction. Its operations
+/// come in three concerns, each a trait with one file per backend.
+pub(crate) trait Connection: Answers + Runs + Tending + Send {}
+
+impl<T: Answers + Runs + Tending + Send> Connection for T {}
+
+/// Answers: look-ups and the group commit.
+pub(crate) trait Answers {
     /// The fresh answers of `numbers` from `source`, in order.
     fn get_many(
         &mut self,
@@ -71,7 +79,10 @@ pub(crate) trait Connection: Send {
     /// Writes a group of answers (answers, history, claims released) and
     /// ledger entries (reservations released) in one transaction.
     fn commit(&mut self, source: &str, writes: &[Write]) -> Result<(), DbError>;
+}
 
+/// Runs: leases and shares, claims, budget reservations.
+pub(crate) trait Runs {
     /// Registers a run; returns the store's clock at registration.
     fn join(&mut self, run: &NewRun) -> Result<i64, DbError>;
 
@@ -104,7 +115,10 @@ pub(crate) trait Connection: Send {
     /// Ends `run`: counted only through held/held_until from now on, its
     /// reservations and claims released.
     fn finish(&mut self, run: &str, hold_ms: i64) -> Result<(), DbError>;
+}
 
+/// Tending: what the `cache` and `usage` commands read and change.
+pub(crate) trait Tending {
     fn stats(&mut self) -> Result<Stats, DbError>;
 
     /// Calls `each` with every stored answer, by source then number; stops
