@@ -34,7 +34,7 @@ mod tests;
 mod writer;
 
 pub use error::StoreError;
-pub use location::{Location, SslMode};
+pub use location::{Location, PgUrl, SslMode};
 pub use run::{Claim, Outcome, Pace, Request, Run, RunSpec};
 pub use temporary::clean_leftovers;
 pub use tend::{
