@@ -168,12 +168,16 @@ so no plaintext number leaves the machine."
     )]
     pub encrypt: bool,
 
-    /// The result store (default: OUTPUT.cache.sqlite).
+    /// The result store: an SQLite file or a PostgreSQL URL.
     #[arg(
         long,
-        value_name = "FILE",
-        long_help = "The result store, an SQLite file of final answers (never the key). \
-Defaults to OUTPUT.cache.sqlite beside the output; with output `-`, no store unless given."
+        value_name = "FILE|URL",
+        long_help = "The result store of final answers (never the key or the openid): an \
+SQLite file, or a PostgreSQL URL (postgresql://user@host/db?sslmode=require; the password \
+from the URL or PGPASSWORD) that every job of a team shares, on any host. Defaults to \
+TENURE_CACHE, else the user's own store, $XDG_DATA_HOME/tenure/answers.sqlite (or \
+~/.local/share/tenure/answers.sqlite), whatever the output: every run of the user pays \
+once for a number."
     )]
     pub cache: Option<PathBuf>,
 
@@ -248,9 +252,58 @@ exponential backoff and full jitter. Each retry waits for the rate limit like an
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::backoff)]
     pub backoff_cap: Duration,
 
-    /// Keep no store (a rerun will pay again).
+    /// Keep no store (a rerun will pay again); overrides TENURE_CACHE.
     #[arg(long, conflicts_with = "cache")]
     pub no_cache: bool,
+
+    /// Share the rate and the 24-hour budget with the group's other runs.
+    #[arg(
+        long,
+        value_name = "NAME",
+        long_help = "The rate group: runs that share a store and a group together start at \
+most Q requests in any one second, Q the smallest --qps among them, sharing it as each \
+needs. Defaults to a name derived from the key (the first 12 hex digits of its SHA-256, \
+never the key), since the API limits each key and calling address. Give runs behind \
+different addresses different groups."
+    )]
+    pub rate_group: Option<String>,
+
+    /// Bill at most N answers in this run; the rest get error_code `budget`.
+    #[arg(
+        long,
+        value_name = "N",
+        long_help = "Bill at most N answers in this run: a request is sent only while the \
+answers billed plus the requests in flight stay under N. Rows left unasked get error_code \
+`budget`; the output is written and the run exits 3; a rerun goes on with them."
+    )]
+    pub max_billed: Option<u64>,
+
+    /// Bill at most N answers over 24 hours in the rate group, all runs together.
+    #[arg(
+        long = "max-billed-24h",
+        value_name = "N",
+        long_help = "Bill at most N answers over the last 24 hours in the rate group, all its \
+runs together (counted from the store's ledger, requests in flight included). Rows left \
+unasked get error_code `budget`, as with --max-billed."
+    )]
+    pub max_billed_24h: Option<u64>,
+
+    /// Append a `change` column: what changed since the number's last answer.
+    #[arg(
+        long,
+        long_help = "Append a column `change` after the seven: how the number's answer \
+compares with its previous successful answer in the store (recorded when it arrived, so a \
+rerun writes the same value); empty for rows without a successful answer.\n\n\
+  new         no earlier answer\n\
+  same        nothing changed (a higher tenure alone is natural ageing)\n\
+  reassigned  tenure lower than before: the operator gave the number to someone new\n\
+  left        now 99: the number left the network\n\
+  returned    before 99, now in service again\n\
+  isp         another carrier: the number was ported\n\
+  region      another province or city\n\n\
+Several kinds join with `;` (reassigned;isp)."
+    )]
+    pub changes: bool,
 
     /// Write the run summary as JSON to FILE.
     #[arg(long, value_name = "FILE")]

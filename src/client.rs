@@ -3,14 +3,14 @@
 //! One `reqwest::blocking::Client` is shared by all workers; it pools
 //! connections. Every request is a form-encoded POST of `key` and `mobile`:
 //! the key never enters a URL, where logs, proxies and error messages would
-//! keep it. Each attempt, retries included, waits for a rate-limit permit.
+//! keep it. Each attempt, retries included, waits for the run's [`Gate`]
+//! (the rate limit, the lease, the budget).
 
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::api::{self, Endpoint, Failure, Reply, Verdict};
 use crate::crypto::Cipher;
-use crate::limiter::Limiter;
 use crate::number::Number;
 use crate::redact::Redactor;
 use crate::secret::Secret;
@@ -56,13 +56,32 @@ pub enum Asked {
     Exhausted(Failure),
     /// A fatal answer: no request can succeed, the run must stop.
     Fatal(Failure),
+    /// The budget allowed no (further) request.
+    OverBudget,
     /// The run stopped before an answer came.
     Abandoned,
 }
 
+/// What the run decides before each request (the rate, the lease, the
+/// budget): a permit to send it now, or why not.
+pub trait Gate {
+    fn admit(&self, stop: &Stop) -> Admit;
+}
+
+/// A gate's decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// Send now. `reserved`: a budget reservation that the request's ledger
+    /// entry releases.
+    Go { started: Instant, reserved: bool },
+    /// The budget allows no request.
+    OverBudget,
+    /// The run stops.
+    Stopped,
+}
+
 /// One request as it goes, told to the caller as it happens (for the
-/// counts, the ledger and the latency; the API's slow-down is already
-/// applied to the limiter).
+/// counts, the ledger, the latency and the API's slow-down).
 #[derive(Debug)]
 pub enum Attempt<'a> {
     /// A request is about to go out, with its permit.
@@ -74,6 +93,8 @@ pub enum Attempt<'a> {
     Done {
         verdict: &'a Verdict,
         elapsed: Duration,
+        /// It held a budget reservation (see [`Admit::Go`]).
+        reserved: bool,
     },
 }
 
@@ -171,12 +192,13 @@ impl Client {
     }
 
     /// Asks until a final answer, at most `1 + retries` requests, each
-    /// after a permit, telling `observe` about each. Returns a fatal answer
+    /// after the gate admits it, telling `observe` about each (the caller
+    /// slows the limiter down on a 10011). Returns a fatal answer
     /// to the caller, who decides to stop the run.
     pub fn ask(
         &self,
         number: &Number,
-        limiter: &Limiter,
+        gate: &dyn Gate,
         stop: &Stop,
         policy: RetryPolicy,
         observe: &mut dyn FnMut(&Attempt),
@@ -186,17 +208,17 @@ impl Client {
             if attempt > 0 && !stop.sleep(policy.backoff.delay(attempt - 1)) {
                 return Asked::Abandoned;
             }
-            let Some(started) = limiter.acquire(stop) else {
-                return Asked::Abandoned;
+            let (started, reserved) = match gate.admit(stop) {
+                Admit::Go { started, reserved } => (started, reserved),
+                Admit::OverBudget => return Asked::OverBudget,
+                Admit::Stopped => return Asked::Abandoned,
             };
             observe(&Attempt::Sending { retry: attempt > 0 });
             let verdict = self.query(number);
-            if matches!(verdict, Verdict::SlowDown(_)) {
-                limiter.slow_down();
-            }
             observe(&Attempt::Done {
                 verdict: &verdict,
                 elapsed: started.elapsed(),
+                reserved,
             });
             match verdict {
                 Verdict::Final(reply) => return Asked::Answered(reply),

@@ -21,8 +21,10 @@ use crate::pipeline::Settings;
 use crate::progress::Display;
 use crate::sandbox::{self, SandboxConfig};
 use crate::secret::Secret;
+use crate::store::Location;
 use crate::summary::Facts;
 use crate::usage;
+use sha2::Digest as _;
 
 /// How many rows the reader may run ahead of the writer. At 8192 rows of
 /// ~200 bytes that is under 2 MiB, and at 200 qps it covers a 40 s stall of
@@ -52,9 +54,20 @@ impl Api {
 /// Where final answers are kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cache {
-    File(PathBuf),
-    /// A store deleted at the end of the run (`--no-cache`, or output `-`).
+    /// A store every run of the user (or the team) shares: `--cache`,
+    /// `TENURE_CACHE`, or the user's default file.
+    Store(Location),
+    /// `--no-cache`: a private store removed at the end of the run.
     Temporary,
+}
+
+/// Budgets on what a run may be billed (DESIGN §6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// `--max-billed`: this run.
+    pub run: Option<u64>,
+    /// `--max-billed-24h`: the rate group, over 24 hours.
+    pub day: Option<u64>,
 }
 
 /// How a run of `tenure enrich` reports, known from its flags before they
@@ -163,6 +176,13 @@ pub struct EnrichConfig {
     /// Per request.
     pub timeout: Duration,
     pub cache: Cache,
+    /// The rate group; `None` with `--no-cache`, which joins none.
+    pub group: Option<String>,
+    /// Append the `change` column.
+    pub changes: bool,
+    /// An `OUTPUT.cache.sqlite` of an earlier version beside the output,
+    /// whose answers could be imported.
+    pub legacy_store: Option<PathBuf>,
     pub settings: Settings,
 }
 
@@ -175,16 +195,12 @@ impl EnrichConfig {
         if args.backoff_base > args.backoff_cap {
             return Err(usage!("--backoff-base must not exceed --backoff-cap"));
         }
-        let cache = match (&args.source.cache, args.no_cache, &output) {
-            (_, true, _) => Cache::Temporary,
-            (Some(path), false, _) => Cache::File(path.clone()),
-            (None, false, Some(output)) => {
-                let mut name = output.as_os_str().to_owned();
-                name.push(".cache.sqlite");
-                Cache::File(PathBuf::from(name))
-            }
-            (None, false, None) => Cache::Temporary,
-        };
+        let cache = cache(args.source.cache.as_deref(), args.no_cache)?;
+        let group = group(&args, &cache, &key)?;
+        let legacy_store = output
+            .as_deref()
+            .map(legacy_store)
+            .filter(|legacy| legacy.is_file() && Some(legacy.as_path()) != cache_path(&cache));
         refuse_clashes(
             &input,
             output.as_deref(),
@@ -204,6 +220,9 @@ impl EnrichConfig {
             qps: qps(args.source.qps),
             timeout: args.timeout,
             cache,
+            group,
+            changes: args.changes,
+            legacy_store,
             settings: Settings {
                 concurrency: args.concurrency,
                 qps: args.source.qps,
@@ -215,10 +234,67 @@ impl EnrichConfig {
                     },
                 },
                 max_age: args.source.max_age,
+                budget: Budget {
+                    run: args.max_billed,
+                    day: args.max_billed_24h,
+                },
                 window: WINDOW,
             },
         })
     }
+}
+
+/// The store: none with `--no-cache` (which overrides `TENURE_CACHE`), else
+/// `--cache`, else `TENURE_CACHE`, else the user's default file.
+fn cache(flag: Option<&Path>, no_cache: bool) -> Result<Cache, Error> {
+    if no_cache {
+        return Ok(Cache::Temporary);
+    }
+    let location = match flag {
+        Some(given) => Location::parse(given.as_os_str())?,
+        None => Location::user_default(&|name| std::env::var(name).ok())?,
+    };
+    Ok(Cache::Store(location))
+}
+
+/// The SQLite file of a store, if it is one.
+fn cache_path(cache: &Cache) -> Option<&Path> {
+    match cache {
+        Cache::Store(location) => location.path(),
+        Cache::Temporary => None,
+    }
+}
+
+/// Where earlier versions kept a run's store: beside its output.
+fn legacy_store(output: &Path) -> PathBuf {
+    let mut name = output.as_os_str().to_owned();
+    name.push(".cache.sqlite");
+    PathBuf::from(name)
+}
+
+/// The rate group (DESIGN §6): `--rate-group`, else the first 12 hex
+/// digits of the SHA-256 of the key, never the key. A run without a store
+/// joins none, and a group or a group's budget without one is refused.
+fn group(args: &EnrichArgs, cache: &Cache, key: &Secret) -> Result<Option<String>, Error> {
+    if *cache == Cache::Temporary {
+        if args.rate_group.is_some() || args.max_billed_24h.is_some() {
+            return Err(usage!(
+                "--rate-group and --max-billed-24h need a store shared by the group's runs; \
+                 drop --no-cache"
+            ));
+        }
+        return Ok(None);
+    }
+    if let Some(name) = &args.rate_group {
+        if name.trim().is_empty() {
+            return Err(usage!("--rate-group must not be empty"));
+        }
+        return Ok(Some(name.trim().to_owned()));
+    }
+    let digest = sha2::Sha256::digest(key.expose().as_bytes());
+    Ok(Some(
+        digest[..6].iter().map(|b| format!("{b:02x}")).collect(),
+    ))
 }
 
 /// Refuses a command line where two of the files a run reads or writes are
@@ -239,7 +315,7 @@ fn refuse_clashes(
     if let Some(path) = output {
         files.push(Named { what: "-o", path });
     }
-    if let Cache::File(path) = cache {
+    if let Some(path) = cache_path(cache) {
         files.push(Named {
             what: "the store (--cache)",
             path,
@@ -299,8 +375,8 @@ fn secrets(api: &Api, args: &EnrichArgs, log: &Log) -> Result<(Secret, Option<Se
 pub struct CheckConfig {
     pub input: InputConfig,
     pub api: Api,
-    /// The store to count known answers in, if any.
-    pub cache: Option<PathBuf>,
+    /// The store to count known answers in.
+    pub cache: Location,
     pub max_age: Duration,
     pub qps: NonZeroU32,
     pub json: bool,
@@ -311,7 +387,10 @@ impl CheckConfig {
         Ok(CheckConfig {
             input: input_config(&args.input)?,
             api: api(&args.source, &Log::default()),
-            cache: args.source.cache,
+            cache: match args.source.cache {
+                Some(given) => Location::parse(given.as_os_str())?,
+                None => Location::user_default(&|name| std::env::var(name).ok())?,
+            },
             max_age: args.source.max_age,
             qps: qps(args.source.qps),
             json: args.json,

@@ -13,6 +13,7 @@
 // What main.rs, the integration tests and the benches use is public; the
 // rest is private, so that the compiler flags what nothing uses.
 pub mod api;
+pub mod change;
 pub mod cli;
 mod client;
 mod commands;

@@ -11,6 +11,7 @@ use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use crate::api::{Answer, Failure};
+use crate::change::Change;
 use crate::number::{self, Number};
 
 /// The columns tenure appends, in order.
@@ -26,6 +27,27 @@ pub const COLUMNS: [&str; 7] = [
 
 /// The `error_code` of a number that is not a valid mobile number.
 pub const INVALID_NUMBER: &str = "invalid_number";
+
+/// The `error_code` of a row the budget left unasked.
+pub const BUDGET: &str = "budget";
+
+/// The column `--changes` appends.
+pub const CHANGE_COLUMN: &str = "change";
+
+/// A final answer, with the change recorded at its latest arrival (DESIGN
+/// §7); `None` for a row answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settled {
+    pub answer: Answer,
+    pub change: Option<Change>,
+}
+
+/// Why a valid row was not asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unasked {
+    /// `--max-billed` or `--max-billed-24h` was reached.
+    Budget,
+}
 
 /// Why a row's number column holds no number.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,9 +104,11 @@ pub fn parse_cell(record: &ByteRecord, column: usize) -> Result<Number, BadCell>
 pub enum RowResult {
     /// A final answer: a tenure, or a row answer such as 224801. Shared by
     /// every row of the number.
-    Final(Arc<Answer>),
+    Final(Arc<Settled>),
     /// Transient failures until the retries ran out.
     Failed(Failure),
+    /// Not asked (a budget); a rerun asks it.
+    Unasked(Unasked),
     /// Not a valid number; never sent.
     Invalid(BadCell),
 }
@@ -96,7 +120,7 @@ impl RowResult {
     pub fn fields<'a>(&'a self, scratch: &'a mut String) -> [&'a str; 7] {
         scratch.clear();
         match self {
-            RowResult::Final(answer) => match answer.as_ref() {
+            RowResult::Final(settled) => match &settled.answer {
                 Answer::Tenure(t) => [&t.code, &t.desc, &t.province, &t.city, &t.isp, "", ""],
                 Answer::Declined { code, reason } => {
                     // Writing to a String cannot fail.
@@ -115,6 +139,24 @@ impl RowResult {
                 let _ = write!(scratch, "{bad}");
                 ["", "", "", "", "", INVALID_NUMBER, scratch]
             }
+            RowResult::Unasked(Unasked::Budget) => [
+                "",
+                "",
+                "",
+                "",
+                "",
+                BUDGET,
+                "not asked: the budget (--max-billed or --max-billed-24h) was reached; a \
+                 rerun asks it",
+            ],
+        }
+    }
+
+    /// The `change` column: the change of a success, else empty.
+    pub fn change(&self) -> &'static str {
+        match self {
+            RowResult::Final(settled) => settled.change.map_or("", |change| change.as_str()),
+            _ => "",
         }
     }
 }

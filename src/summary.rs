@@ -15,10 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::api::{Answer, Verdict};
+use crate::change::Change;
 use crate::client::Attempt;
 use crate::exit::Exit;
 use crate::halt::Halt;
-use crate::row::{Finished, INVALID_NUMBER, RowResult, Via};
+use crate::row::{BUDGET, Finished, INVALID_NUMBER, RowResult, Unasked, Via};
 
 /// The version of the summary JSON's layout.
 pub const SCHEMA: u32 = 1;
@@ -76,8 +77,12 @@ pub struct Rows {
     pub from_store: u64,
     /// Rows with no final answer (retries ran out).
     pub failed: u64,
+    /// Rows the budget left unasked.
+    pub unasked: u64,
     pub errors: BTreeMap<String, u64>,
     pub tenure: BTreeMap<String, u64>,
+    /// Successes by change: `new`, `same`, and each kind.
+    pub changes: BTreeMap<String, u64>,
     /// The distinct valid numbers seen, as integers.
     distinct: RoaringTreemap,
 }
@@ -96,8 +101,13 @@ impl Rows {
             Via::Duplicate | Via::Api => {}
         }
         match &row.result {
-            RowResult::Final(answer) => match answer.as_ref() {
-                Answer::Tenure(tenure) => bump(&mut self.tenure, &tenure.code),
+            RowResult::Final(settled) => match &settled.answer {
+                Answer::Tenure(tenure) => {
+                    bump(&mut self.tenure, &tenure.code);
+                    if let Some(change) = settled.change {
+                        self.count_change(change);
+                    }
+                }
                 Answer::Declined { code, .. } => bump(&mut self.errors, &code.to_string()),
                 Answer::BilledWithoutCode { .. } => {
                     bump(&mut self.errors, crate::api::BILLED_WITHOUT_CODE);
@@ -108,6 +118,22 @@ impl Rows {
                 bump(&mut self.errors, &failure.kind.to_string());
             }
             RowResult::Invalid(_) => bump(&mut self.errors, INVALID_NUMBER),
+            RowResult::Unasked(Unasked::Budget) => {
+                self.unasked += 1;
+                bump(&mut self.errors, BUDGET);
+            }
+        }
+    }
+
+    /// Counts a success's change: `new`, `same`, or each of its kinds.
+    fn count_change(&mut self, change: Change) {
+        match change {
+            Change::New | Change::Same => bump(&mut self.changes, change.as_str()),
+            Change::Changed(_) => {
+                for kind in change.kinds() {
+                    bump(&mut self.changes, kind.as_str());
+                }
+            }
         }
     }
 
@@ -224,9 +250,10 @@ impl Summary {
         summary.requests = requests;
         summary.retries = counters.retries.load(Ordering::Relaxed);
         summary.billed = counters.billed();
-        summary.failed_rows = rows.failed;
+        summary.failed_rows = rows.failed + rows.unasked;
         summary.errors = rows.errors.clone();
         summary.tenure = rows.tenure.clone();
+        summary.changes = rows.changes.clone();
         summary.request_rate = if summary.elapsed_secs > 0.0 {
             requests as f64 / summary.elapsed_secs
         } else {
@@ -238,6 +265,7 @@ impl Summary {
                 .map(|stopped| stopped.as_str())
                 .or(Some(exit_word(exit))),
             (Exit::Success, None) => None,
+            (Exit::Partial, None) if rows.unasked > 0 => Some("budget"),
             (Exit::Partial, None) => Some("failed"),
             (exit, None) => Some(exit_word(exit)),
         };
@@ -384,13 +412,16 @@ mod tests {
 
     #[test]
     fn rows_are_counted_by_result_and_provenance() {
-        let tenure = RowResult::Final(Arc::new(Answer::Tenure(Tenure {
-            code: "3".into(),
-            desc: "(24,+)".into(),
-            province: "江苏".into(),
-            city: "苏州".into(),
-            isp: "移动".into(),
-        })));
+        let tenure = RowResult::Final(Arc::new(crate::row::Settled {
+            answer: Answer::Tenure(Tenure {
+                code: "3".into(),
+                desc: "(24,+)".into(),
+                province: "江苏".into(),
+                city: "苏州".into(),
+                isp: "移动".into(),
+            }),
+            change: Some(Change::New),
+        }));
         let failed = RowResult::Failed(Failure {
             kind: FailureKind::Timeout,
             message: "timed out".into(),
@@ -407,6 +438,8 @@ mod tests {
         assert_eq!((rows.rows, rows.invalid, rows.failed), (5, 1, 1));
         assert_eq!((rows.from_store, rows.distinct()), (1, 2));
         assert_eq!(rows.tenure.get("3"), Some(&3));
+        assert_eq!(rows.changes.get("new"), Some(&3));
+        assert_eq!(rows.changes.get("new"), Some(&3));
         assert_eq!(rows.errors.get("timeout"), Some(&1));
         assert_eq!(rows.errors.get("invalid_number"), Some(&1));
         let facts = Facts {

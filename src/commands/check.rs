@@ -12,7 +12,7 @@ use crate::exit::{Error, Exit};
 use crate::input::Input;
 use crate::number::Number;
 use crate::row::parse_cell;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// How many row numbers each invalid reason lists.
 const EXAMPLES: usize = 5;
@@ -49,11 +49,12 @@ pub struct InvalidRows {
 
 pub fn check(config: CheckConfig) -> Result<Exit, Error> {
     let mut input = Input::open(&config.input, crate::log::Log::default())?;
-    let store = config
-        .cache
-        .as_deref()
-        .map(|path| Store::open_read_only(path, config.api.source()))
-        .transpose()?;
+    // The store a run would use; none yet is a store with no answers.
+    let store = match Store::open_read_only(&config.cache, config.api.source()) {
+        Ok(store) => Some(store),
+        Err(StoreError::Missing { .. }) => None,
+        Err(err) => return Err(err.into()),
+    };
     let mut report = Report::default();
     // check is a one-off, offline pass: a set of every distinct number is
     // fine here (16 bytes a number), unlike in enrich.

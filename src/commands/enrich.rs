@@ -6,6 +6,8 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
 
 use crate::client::Client;
 use crate::config::{Api, Cache, EnrichConfig, Reporting};
@@ -19,7 +21,7 @@ use crate::pipeline::{self, Halt, Ran, Runtime};
 use crate::progress::{Display, Progress};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::stop::{self, Stop};
-use crate::store::Store;
+use crate::store::{Pace, Run, RunSpec, Store};
 use crate::summary::{Counters, Facts, Rows, Summary};
 
 /// Runs `tenure enrich` to its exit, reporting everything, errors included.
@@ -65,14 +67,18 @@ fn run(
         output.write_headers(headers)?;
     }
     let progress = Progress::new(display, input.position(), *log);
-    let runtime = parts.runtime(&progress, log);
+    let run = parts.join(config)?;
+    facts.run = Some(run.id().to_owned());
+    let runtime = parts.runtime(&run, &progress, log);
     let Ran { rows, halt } = pipeline::run(input, &mut output, &runtime, &config.settings);
     progress.finish();
+    // Whatever happened, keep the answers that arrived; then the output.
+    let finished = run.finish();
     let Parts {
         store, counters, ..
     } = parts;
-    // Whatever happened, keep the answers that arrived; then the output.
-    let halt = match (halt, store.close()) {
+    let closed = finished.and(store.close());
+    let halt = match (halt, closed) {
         (None, Err(err)) => Some(Halt::Failed(err.into())),
         (halt, _) => halt,
     };
@@ -99,7 +105,7 @@ fn run(
 /// The exit a run ends with, from why it halted (if it did) and its rows.
 pub fn outcome(halt: Option<&Halt>, rows: &Rows) -> Exit {
     match halt {
-        None if rows.failed > 0 => Exit::Partial,
+        None if rows.failed > 0 || rows.unasked > 0 => Exit::Partial,
         None => Exit::Success,
         Some(Halt::Interrupted) => Exit::Interrupted,
         Some(Halt::Fatal(_) | Halt::LooksDown { .. } | Halt::Refused | Halt::Throttled { .. }) => {
@@ -114,7 +120,7 @@ struct Parts {
     /// The in-process simulator with `--sandbox`; stopped when dropped.
     _sandbox: Option<Sandbox>,
     client: Client,
-    limiter: Limiter,
+    limiter: Arc<Limiter>,
     store: Store,
     /// Where the store is, for messages and the summary.
     store_name: String,
@@ -141,19 +147,10 @@ impl Parts {
         if sandbox.is_some() {
             log.info("running against the built-in sandbox: every answer is SIMULATED");
         }
-        let (store, store_name) = match &config.cache {
-            Cache::File(path) => (
-                Store::open(path, config.api.source())?,
-                path.display().to_string(),
-            ),
-            Cache::Temporary => {
-                if config.output.is_some() {
-                    log.info(
-                        "--no-cache: no answer is kept, so a rerun will pay again for every number",
-                    );
-                }
-                (Store::temporary(config.api.source())?, "none".to_owned())
-            }
+        let store = open_store(config, log)?;
+        let store_name = match &config.cache {
+            Cache::Store(location) => location.to_string(),
+            Cache::Temporary => "none".to_owned(),
         };
         let client = Client::new(
             &base,
@@ -166,7 +163,7 @@ impl Parts {
         Ok(Parts {
             _sandbox: sandbox,
             client,
-            limiter: Limiter::new(config.qps),
+            limiter: Arc::new(Limiter::new(config.qps)),
             store,
             store_name,
             stop: Stop::new(),
@@ -174,16 +171,84 @@ impl Parts {
         })
     }
 
-    fn runtime<'a>(&'a self, progress: &'a Progress, log: &'a Log) -> Runtime<'a> {
+    /// Joins the store as a run of the config's rate group.
+    fn join(&self, config: &EnrichConfig) -> Result<Run<'_>, Error> {
+        let spec = RunSpec {
+            group: config.group.clone(),
+            qps: config.qps.get(),
+            endpoint: self.client.endpoint(),
+            sandbox: self._sandbox.is_some(),
+        };
+        let pace: Arc<dyn Pace> = Arc::new(LimiterPace(Arc::clone(&self.limiter)));
+        Ok(self.store.join(spec, pace)?)
+    }
+
+    fn runtime<'a>(
+        &'a self,
+        run: &'a Run<'a>,
+        progress: &'a Progress,
+        log: &'a Log,
+    ) -> Runtime<'a> {
         Runtime {
             client: &self.client,
             limiter: &self.limiter,
             store: &self.store,
+            run,
             stop: &self.stop,
             progress,
             counters: &self.counters,
             log,
         }
+    }
+}
+
+/// Opens the run's store; says what a user upgrading or going without one
+/// should know.
+fn open_store(config: &EnrichConfig, log: &Log) -> Result<Store, Error> {
+    let source = config.api.source();
+    match &config.cache {
+        Cache::Store(location) => {
+            if let Some(legacy) = &config.legacy_store {
+                log.info(&format!(
+                    "{} is the store of an earlier version of tenure; to reuse its answers \
+                     instead of paying for them again, run once: tenure cache import {}",
+                    legacy.display(),
+                    legacy.display()
+                ));
+            }
+            Ok(Store::open(location, source)?)
+        }
+        Cache::Temporary => {
+            let removed = crate::store::clean_leftovers();
+            if removed > 0 {
+                log.info(&format!(
+                    "removed {removed} temporary store(s) left by runs that were killed"
+                ));
+            }
+            log.info(
+                "--no-cache: no answer is kept and no rate group is joined, so a rerun will pay \
+                 again for every number",
+            );
+            Ok(Store::temporary(source)?)
+        }
+    }
+}
+
+/// The run's limiter, paced by the store's heartbeat: its share of the
+/// group's rate, and its lease.
+struct LimiterPace(Arc<Limiter>);
+
+impl Pace for LimiterPace {
+    fn set_share(&self, granted: u32) {
+        self.0.set_share(granted);
+    }
+
+    fn renewed(&self, valid_until: Instant) {
+        self.0.renewed(valid_until);
+    }
+
+    fn demand(&self) -> f64 {
+        self.0.demand()
     }
 }
 
@@ -206,9 +271,8 @@ fn aftermath(config: &EnrichConfig) -> String {
         "the rows already on standard output are incomplete and cannot be withdrawn"
     };
     let store = match &config.cache {
-        Cache::File(path) => format!(
-            "the answers so far are kept in {}, so a rerun does not pay for them again",
-            path.display()
+        Cache::Store(location) => format!(
+            "the answers so far are kept in {location}, so a rerun does not pay for them again"
         ),
         Cache::Temporary if config.output.is_none() => {
             "no store was kept (output to stdout without --cache): a rerun pays again".to_owned()

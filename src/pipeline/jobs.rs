@@ -1,46 +1,56 @@
-//! The reader's side and the jobs: rows read in batches, each number
-//! resolved from a request in flight, an earlier failure, the store, or a
-//! new job on the pool that asks the API and releases the rows waiting.
+//! The reader's side: rows read in batches, each number resolved from a
+//! request in flight, an earlier failure, the store, or a new job on the
+//! pool (`ask`) that releases the rows waiting for it; and the state the
+//! jobs share.
+//!
+//! Never asked twice within a run: a number in flight collects its
+//! duplicates as waiters, and its answer is put in the store *before* the
+//! number leaves the in-flight table, so a later duplicate always finds
+//! one or the other. Across runs, the store's claims do the same (`ask`,
+//! `held`).
 
 use csv::ByteRecord;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
+use super::budget::Budgets;
+use super::held::{Held, LOOK_EVERY};
 use super::pacing::Pacing;
 use super::refused::RefusalWatch;
-use super::{Halt, LOOKS_DOWN_AFTER, OnDrop, Runtime, Settings, Window};
+use super::{Halt, LOOKS_DOWN_AFTER, Runtime, Settings, Window};
 use crate::api::Failure;
-use crate::api::Verdict;
-use crate::client::{Asked, Attempt};
 use crate::exit::Error;
 use crate::input::Input;
-use crate::limiter::GIVE_UP_THROTTLED;
 use crate::number::Number;
-use crate::row::{BadCell, Finished, RowResult, Via, parse_cell};
+use crate::row::{BadCell, Finished, RowResult, Settled, Via, parse_cell};
 
 /// Rows read, looked up and sent to the writer together: one store
 /// transaction and one channel message per batch instead of per row.
 const BATCH: usize = 256;
 
 /// A row waiting for its number's answer.
-struct Waiting {
+pub(super) struct Waiting {
     seq: u64,
     record: ByteRecord,
 }
 
 pub(super) struct Shared<'a> {
-    parts: &'a Runtime<'a>,
-    settings: &'a Settings,
-    pacing: &'a Pacing,
+    pub(super) parts: &'a Runtime<'a>,
+    pub(super) settings: &'a Settings,
+    pub(super) pacing: &'a Pacing,
+    pub(super) budgets: Budgets,
     /// Numbers asked and not yet answered, with the rows that wait for them.
     in_flight: Mutex<HashMap<Number, Vec<Waiting>>>,
+    /// Numbers another run is asking: this run waits for its answer.
+    held: Mutex<Held>,
     /// Numbers whose retries ran out in this run: their duplicates get the
     /// same failure rather than another round of retries.
     exhausted: Mutex<HashMap<Number, Failure>>,
     /// Numbers in a row that ran out of retries on transient failures.
-    down_streak: AtomicU32,
+    pub(super) down_streak: AtomicU32,
     /// Whether the first answers are all refusals (DESIGN §8).
     refusals: Mutex<RefusalWatch>,
     /// Why the run ends early: the first halt wins.
@@ -59,7 +69,9 @@ impl<'a> Shared<'a> {
             parts,
             settings,
             pacing,
+            budgets: Budgets::new(settings.budget),
             in_flight: Mutex::new(HashMap::new()),
+            held: Mutex::new(Held::default()),
             exhausted: Mutex::new(HashMap::new()),
             down_streak: AtomicU32::new(0),
             refusals: Mutex::new(RefusalWatch::default()),
@@ -83,19 +95,25 @@ impl<'a> Shared<'a> {
         halt.or_else(|| refusals.refused_at_end().then_some(Halt::Refused))
     }
 
+    /// Reads every row and resolves it; then waits until every number is
+    /// answered, those other runs are asking included. Returns how many
+    /// rows it read.
     pub(super) fn read_all<'s>(
         &'s self,
         input: Input,
         window: &Window,
         scope: &rayon::Scope<'s>,
-    ) -> Result<(), Error> {
+    ) -> Result<u64, Error> {
         let stop = self.parts.stop;
         let batch_size = BATCH.min(self.settings.window.max(1));
         let column = input.column;
         let mut batches = input.into_batches(batch_size)?;
         let mut seq = 0u64;
         let mut batch = Vec::with_capacity(batch_size);
-        while !stop.is_stopped() && window.wait_for_room(seq + batch_size as u64 - 1, stop) {
+        let mut tick = || self.tend(scope);
+        while !stop.is_stopped()
+            && window.wait_for_room(seq + batch_size as u64 - 1, stop, &mut tick)
+        {
             let Some(records) = batches.next(stop) else {
                 break;
             };
@@ -105,8 +123,15 @@ impl<'a> Shared<'a> {
                 seq += 1;
             }
             self.resolve(scope, &mut batch)?;
+            self.tend(scope);
         }
-        Ok(())
+        // The numbers still unanswered: asked by jobs, or held by other
+        // runs (whose jobs may put them there at any moment).
+        while !stop.is_stopped() && !self.lock_in_flight().is_empty() {
+            std::thread::sleep(LOOK_EVERY.min(Duration::from_millis(50)));
+            self.tend(scope);
+        }
+        Ok(seq)
     }
 
     /// Finds the answers for a batch of rows: from a request already in
@@ -159,22 +184,17 @@ impl<'a> Shared<'a> {
         let mut numbers: Vec<Number> = wanted.keys().copied().collect();
         numbers.sort_unstable();
         let stored = self.parts.store.get_many(&numbers, self.settings.max_age)?;
-        for (number, answer) in numbers.into_iter().zip(stored) {
+        for (number, stored) in numbers.into_iter().zip(stored) {
             let rows = wanted
                 .remove(&number)
                 .expect("every wanted number has rows");
-            match answer {
-                Some(answer) => {
-                    let answer = Arc::new(answer);
-                    for (i, row) in rows.into_iter().enumerate() {
-                        done.push(Finished {
-                            seq: row.seq,
-                            record: row.record,
-                            number: Some(number),
-                            result: RowResult::Final(Arc::clone(&answer)),
-                            via: if i == 0 { Via::Store } else { Via::Duplicate },
-                        });
-                    }
+            match stored {
+                Some(stored) => {
+                    let result = RowResult::Final(Arc::new(Settled {
+                        answer: stored.answer,
+                        change: stored.change,
+                    }));
+                    finish_rows(&mut done, number, rows, &result, Via::Store);
                 }
                 None => {
                     // Only this thread inserts, so nobody asked for `number`
@@ -188,109 +208,22 @@ impl<'a> Shared<'a> {
         Ok(())
     }
 
-    /// A job on the pool: asks the API, records the answer, releases the
-    /// rows that wait for it.
-    fn ask(&self, number: Number) {
-        // A panicking job never releases its rows: the writer would wait
-        // for them forever. Stop the run instead (the panic then surfaces
-        // when the pool's scope ends).
-        let _panic_stops = OnDrop(|| {
-            if std::thread::panicking() {
-                self.parts.stop.stop();
-            }
-        });
-        let Runtime {
-            client,
-            limiter,
-            store,
-            stop,
-            counters: _,
-            ..
-        } = self.parts;
-        let asked = match self.pacing.slot(stop) {
-            None => Asked::Abandoned,
-            Some(_slot) => client.ask(
-                &number,
-                limiter,
-                stop,
-                self.settings.retry,
-                &mut |attempt| self.observe(attempt),
-            ),
-        };
-        let result = match asked {
-            Asked::Answered(reply) => {
-                self.down_streak.store(0, Ordering::Relaxed);
-                let refused = self
-                    .refusals
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .observe(&reply.answer);
-                if refused {
-                    self.halt(Halt::Refused);
-                }
-                // Stored before leaving the in-flight table: see the module doc.
-                if let Err(err) = store.put(number, &reply.answer, client.endpoint()) {
-                    self.halt(Halt::Failed(err.into()));
-                }
-                RowResult::Final(Arc::new(reply.answer))
-            }
-            Asked::Exhausted(failure) => {
-                self.note_exhausted(&failure);
-                self.lock_exhausted().insert(number, failure.clone());
-                RowResult::Failed(failure)
-            }
-            Asked::Fatal(failure) => {
-                self.halt(Halt::Fatal(failure));
-                self.lock_in_flight().remove(&number);
-                return;
-            }
-            Asked::Abandoned => {
-                // The run is stopping: these rows will not be written.
-                self.lock_in_flight().remove(&number);
-                return;
-            }
-        };
+    /// Releases the rows waiting for `number` with `result`; the first row
+    /// got it `via`, the others are its duplicates.
+    pub(super) fn release(&self, number: Number, result: RowResult, via: Via) {
         let waiting = self
             .lock_in_flight()
             .remove(&number)
             .expect("the reader registers a number before spawning its job");
-        let done = waiting
-            .into_iter()
-            .enumerate()
-            .map(|(i, row)| Finished {
-                seq: row.seq,
-                record: row.record,
-                number: Some(number),
-                result: result.clone(),
-                via: if i == 0 { Via::Api } else { Via::Duplicate },
-            })
-            .collect();
+        let mut done = Vec::with_capacity(waiting.len());
+        finish_rows(&mut done, number, waiting, &result, via);
         self.send(done);
     }
 
-    /// One request as it goes: counted, its latency measured, and a 10011
-    /// that goes on at the slowest rate ends the run (DESIGN §8).
-    fn observe(&self, attempt: &Attempt) {
-        let Runtime {
-            limiter,
-            counters,
-            log,
-            ..
-        } = self.parts;
-        counters.attempt(attempt);
-        let Attempt::Done { verdict, elapsed } = attempt else {
-            return;
-        };
-        self.pacing.observe(*elapsed, limiter, log);
-        if let Verdict::SlowDown(failure) = verdict
-            && limiter
-                .throttled_for()
-                .is_some_and(|throttled| throttled >= GIVE_UP_THROTTLED)
-        {
-            self.halt(Halt::Throttled {
-                last: failure.clone(),
-            });
-        }
+    /// Drops the rows of `number`: the run is stopping and will not write
+    /// them.
+    pub(super) fn abandon(&self, number: &Number) {
+        self.lock_in_flight().remove(number);
     }
 
     /// Ends the run early for `halt`, unless it already ends for another
@@ -305,7 +238,7 @@ impl<'a> Shared<'a> {
 
     /// Counts numbers that ran out of retries on transient failures, and
     /// stops the run when too many in a row did.
-    fn note_exhausted(&self, failure: &Failure) {
+    pub(super) fn note_exhausted(&self, failure: &Failure) {
         let streak = self.down_streak.fetch_add(1, Ordering::Relaxed) + 1;
         if streak >= LOOKS_DOWN_AFTER {
             self.halt(Halt::LooksDown {
@@ -321,15 +254,42 @@ impl<'a> Shared<'a> {
         let _ = self.done.send(done);
     }
 
-    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<Number, Vec<Waiting>>> {
+    pub(super) fn refusals(&self) -> MutexGuard<'_, RefusalWatch> {
+        // A count: whole after any panic.
+        self.refusals.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn lock_held(&self) -> MutexGuard<'_, Held> {
+        self.held.lock().expect("held lock is never poisoned")
+    }
+
+    fn lock_in_flight(&self) -> MutexGuard<'_, HashMap<Number, Vec<Waiting>>> {
         self.in_flight
             .lock()
             .expect("in-flight lock is never poisoned")
     }
 
-    fn lock_exhausted(&self) -> std::sync::MutexGuard<'_, HashMap<Number, Failure>> {
+    pub(super) fn lock_exhausted(&self) -> MutexGuard<'_, HashMap<Number, Failure>> {
         self.exhausted
             .lock()
             .expect("exhausted lock is never poisoned")
     }
+}
+
+/// The finished rows of `number`: the first got `result` `via`, the others
+/// are duplicates sharing it.
+fn finish_rows(
+    done: &mut Vec<Finished>,
+    number: Number,
+    rows: Vec<Waiting>,
+    result: &RowResult,
+    via: Via,
+) {
+    done.extend(rows.into_iter().enumerate().map(|(i, row)| Finished {
+        seq: row.seq,
+        record: row.record,
+        number: Some(number),
+        result: result.clone(),
+        via: if i == 0 { via } else { Via::Duplicate },
+    }));
 }

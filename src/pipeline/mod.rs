@@ -19,6 +19,9 @@
 //!   those in flight end and keep their answers in the store. The halt is
 //!   returned with the rows' counts, never left for the caller to find.
 
+mod ask;
+mod budget;
+mod held;
 mod jobs;
 mod pacing;
 mod refused;
@@ -34,6 +37,7 @@ use window::Window;
 
 use crate::client::{Client, RetryPolicy};
 use crate::concurrency::Concurrency;
+use crate::config::Budget;
 pub use crate::halt::Halt;
 use crate::input::Input;
 use crate::limiter::Limiter;
@@ -41,7 +45,7 @@ use crate::log::Log;
 use crate::output::Output;
 use crate::progress::Progress;
 use crate::stop::{self, Stop};
-use crate::store::Store;
+use crate::store::{Run, Store};
 use crate::summary::{Counters, Rows};
 pub use refused::BAD_PARAMETER;
 
@@ -57,6 +61,7 @@ pub struct Settings {
     /// The run's own `--qps` (its share of a group may be less).
     pub qps: u32,
     pub retry: RetryPolicy,
+    pub budget: Budget,
     /// Stored answers younger than this are reused.
     pub max_age: Duration,
     /// How many rows the reader may run ahead of the writer.
@@ -68,6 +73,8 @@ pub struct Runtime<'a> {
     pub client: &'a Client,
     pub limiter: &'a Limiter,
     pub store: &'a Store,
+    /// This run's membership of the store: claims, ledger, lease.
+    pub run: &'a Run<'a>,
     pub stop: &'a Stop,
     pub progress: &'a Progress,
     pub counters: &'a Counters,
@@ -116,9 +123,10 @@ pub fn run(input: Input, output: &mut Output, parts: &Runtime, settings: &Settin
             writer::write_in_order(finished, output, &window, parts, &mut rows)
         });
         let read = pool.in_place_scope(|scope| shared.read_all(input, &window, scope));
-        if let Err(err) = read {
+        let read = read.unwrap_or_else(|err| {
             shared.halt(Halt::Failed(err));
-        }
+            0
+        });
         // Every job has ended (the scope waits): hang up so that the writer
         // drains the channel and returns.
         let mut halt = shared.finish();
@@ -126,8 +134,15 @@ pub fn run(input: Input, output: &mut Output, parts: &Runtime, settings: &Settin
         if let Err(err) = written {
             halt.get_or_insert(Halt::Failed(err));
         }
-        halt
+        (halt, read)
     });
+    let (mut halt, read) = halt;
+    // A run that ends normally has written every row it read: never commit
+    // an output with rows missing.
+    if halt.is_none() && rows.rows != read {
+        let lost = anyhow::anyhow!("{read} rows were read but {} written", rows.rows);
+        halt = Some(Halt::Failed(lost.into()));
+    }
     let halt = halt.or_else(|| stop::interrupted().then_some(Halt::Interrupted));
     Ran { rows, halt }
 }

@@ -31,9 +31,10 @@ impl Window {
         }
     }
 
-    /// Waits until row `seq` fits in the window. Returns `false` when the
-    /// writer has ended or the run stops.
-    pub(super) fn wait_for_room(&self, seq: u64, stop: &Stop) -> bool {
+    /// Waits until row `seq` fits in the window, calling `tick` every 50 ms
+    /// while it waits. Returns `false` when the writer has ended or the run
+    /// stops.
+    pub(super) fn wait_for_room(&self, seq: u64, stop: &Stop, tick: &mut dyn FnMut()) -> bool {
         let mut state = self.state.lock().expect("window lock is never poisoned");
         loop {
             if state.closed || stop.is_stopped() {
@@ -43,11 +44,16 @@ impl Window {
                 return true;
             }
             // A stop does not notify this condvar: look again now and then.
-            state = self
+            let (again, waited) = self
                 .room
                 .wait_timeout(state, Duration::from_millis(50))
-                .expect("window lock is never poisoned")
-                .0;
+                .expect("window lock is never poisoned");
+            state = again;
+            if waited.timed_out() {
+                drop(state);
+                tick();
+                state = self.state.lock().expect("window lock is never poisoned");
+            }
         }
     }
 
@@ -76,16 +82,16 @@ mod tests {
     fn the_window_holds_the_reader_until_the_writer_advances() {
         let window = Window::new(2);
         let stop = Stop::new();
-        assert!(window.wait_for_room(0, &stop));
-        assert!(window.wait_for_room(1, &stop));
+        assert!(window.wait_for_room(0, &stop, &mut || {}));
+        assert!(window.wait_for_room(1, &stop, &mut || {}));
         std::thread::scope(|threads| {
-            let reader = threads.spawn(|| window.wait_for_room(2, &stop));
+            let reader = threads.spawn(|| window.wait_for_room(2, &stop, &mut || {}));
             window.advance(1);
             assert!(reader.join().expect("the reader does not panic"));
         });
         window.close();
         assert!(
-            !window.wait_for_room(0, &stop),
+            !window.wait_for_room(0, &stop, &mut || {}),
             "a closed window admits nothing"
         );
     }
@@ -95,6 +101,6 @@ mod tests {
         let window = Window::new(1);
         let stop = Stop::new();
         stop.stop();
-        assert!(!window.wait_for_room(5, &stop));
+        assert!(!window.wait_for_room(5, &stop, &mut || {}));
     }
 }

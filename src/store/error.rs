@@ -1,125 +1,148 @@
 //! What can go wrong with the result store, said so that the user knows
-//! which file is at fault and what to do about it.
+//! which store is at fault and what to do about it.
 //!
-//! Messages name the file, never a phone number: SQLite's own messages
-//! quote no bound values, and the store adds none.
+//! Messages name the store (a file's path, or a URL without its password),
+//! never a phone number: neither SQLite's nor PostgreSQL's messages quote
+//! bound values, and the store adds none.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A failure of the result store. Every message names the file and ends
+/// A failure of the result store. Every message names the store and ends
 /// with what the user can do.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// `--cache` or `TENURE_CACHE` is not a usable location.
+    #[error("{store} is not a usable store location ({detail}). Pass another --cache.")]
+    BadLocation { store: String, detail: String },
+
     /// The file is not SQLite, is damaged, or is another program's database.
     #[error(
-        "{} is not a tenure result store, or it is damaged ({detail}). \
-         Move it aside, or pass another --cache file.",
-        .path.display()
+        "{store} is not a tenure result store, or it is damaged ({detail}). \
+         Move it aside, or pass another --cache file."
     )]
-    Corrupt { path: PathBuf, detail: String },
+    Corrupt { store: String, detail: String },
 
     /// A tenure store of a schema version this build does not know.
     #[error(
-        "{} is a tenure result store of schema version {found}, but this tenure \
+        "{store} is a tenure result store of schema version {found}, but this tenure \
          reads version {expected}. Upgrade tenure, or move the file aside, or \
-         pass another --cache file.",
-        .path.display()
+         pass another --cache file."
     )]
     UnknownSchema {
-        path: PathBuf,
+        store: String,
         found: i64,
         expected: i64,
     },
 
     /// The file or its folder cannot be created, opened for writing, or
-    /// written (permissions, a missing folder, a full disk).
+    /// written (permissions, a missing folder, a full disk, a symlink).
     #[error(
-        "cannot create or write the result store {} ({detail}). Fix the \
+        "cannot create or write the result store {store} ({detail}). Fix the \
          permissions of the file and its folder or free disk space, or pass \
-         another --cache file.",
-        .path.display()
+         another --cache file."
     )]
-    NotWritable { path: PathBuf, detail: String },
+    NotWritable { store: String, detail: String },
 
     /// A store opened read-only cannot be read.
     #[error(
-        "cannot read the result store {} ({detail}). Fix its permissions, or \
-         pass another --cache file.",
-        .path.display()
+        "cannot read the result store {store} ({detail}). Fix its permissions, or \
+         pass another --cache file."
     )]
-    Unreadable { path: PathBuf, detail: String },
+    Unreadable { store: String, detail: String },
 
     /// A read-only open of a file that does not exist.
     #[error(
-        "the result store {} does not exist. Check the --cache path; \
-         `tenure enrich` creates the store on its first run.",
-        .path.display()
+        "the result store {store} does not exist. Check the --cache path; \
+         `tenure enrich` creates the store on its first run."
     )]
-    Missing { path: PathBuf },
+    Missing { store: String },
 
-    /// `put` on a store opened with [`Store::open_read_only`](super::Store::open_read_only):
-    /// a bug in the caller, not something the user did.
-    #[error("the result store {} was opened read-only and cannot record answers.", .path.display())]
-    ReadOnly { path: PathBuf },
-
-    /// Any other SQLite failure.
+    /// The database server cannot be reached or refused the login.
     #[error(
-        "the result store {} failed ({detail}). If this persists, move the \
-         file aside or pass another --cache file.",
-        .path.display()
+        "cannot connect to the result store {store} ({detail}). Check that the \
+         server is up, the URL, the password (PGPASSWORD) and sslmode."
     )]
-    Sqlite { path: PathBuf, detail: String },
+    Unreachable { store: String, detail: String },
+
+    /// A write on a store opened with
+    /// [`Store::open_read_only`](super::Store::open_read_only): a bug in the
+    /// caller, not something the user did.
+    #[error("the result store {store} was opened read-only and cannot record answers.")]
+    ReadOnly { store: String },
+
+    /// Any other database failure.
+    #[error(
+        "the result store {store} failed ({detail}). If this persists, move the \
+         file aside or pass another --cache file."
+    )]
+    Database { store: String, detail: String },
 
     /// The background writer stopped; answers it committed before are kept.
     #[error(
-        "writing the result store {} failed ({message}). Answers committed \
-         before this are kept; free disk space or fix permissions, then rerun.",
-        .path.display()
+        "writing the result store {store} failed ({message}). Answers committed \
+         before this are kept; free disk space or fix permissions, then rerun."
     )]
-    WriterFailed { path: PathBuf, message: String },
+    WriterFailed { store: String, message: String },
 }
 
 impl StoreError {
-    /// Sorts an SQLite error into the variant that tells the user what to
-    /// do. `writable` says whether the store was opened to write, which
-    /// decides how an access failure reads.
-    pub(super) fn sqlite(path: &Path, error: &rusqlite::Error, writable: bool) -> StoreError {
-        use rusqlite::ErrorCode as Code;
-        let path = path.to_owned();
+    /// An I/O failure on the store file itself, before SQLite sees it.
+    pub(super) fn io(path: &Path, error: &std::io::Error, writable: bool) -> StoreError {
+        let store = path.display().to_string();
         let detail = error.to_string();
-        match error.sqlite_error_code() {
-            Some(Code::NotADatabase | Code::DatabaseCorrupt) => {
-                StoreError::Corrupt { path, detail }
-            }
-            Some(Code::CannotOpen | Code::ReadOnly | Code::PermissionDenied | Code::DiskFull) => {
-                if writable {
-                    StoreError::NotWritable { path, detail }
-                } else {
-                    StoreError::Unreadable { path, detail }
-                }
-            }
-            // A stored value that does not decode: the file was altered.
-            _ if matches!(
-                error,
-                rusqlite::Error::FromSqlConversionFailure(..)
-                    | rusqlite::Error::InvalidColumnType(..)
-                    | rusqlite::Error::IntegralValueOutOfRange(..)
-            ) =>
-            {
-                StoreError::Corrupt { path, detail }
-            }
-            _ => StoreError::Sqlite { path, detail },
+        if writable {
+            StoreError::NotWritable { store, detail }
+        } else {
+            StoreError::Unreadable { store, detail }
+        }
+    }
+}
+
+/// A failure inside a backend, before it is told which store it concerns.
+/// The backends sort their errors into these; [`DbError::named`] makes the
+/// user-facing [`StoreError`].
+#[derive(Debug)]
+pub(crate) enum DbError {
+    Corrupt(String),
+    UnknownSchema(i64),
+    NotWritable(String),
+    Unreadable(String),
+    Unreachable(String),
+    Other(String),
+}
+
+impl DbError {
+    pub(crate) fn named(self, store: &str) -> StoreError {
+        let store = store.to_owned();
+        match self {
+            DbError::Corrupt(detail) => StoreError::Corrupt { store, detail },
+            DbError::UnknownSchema(found) => StoreError::UnknownSchema {
+                store,
+                found,
+                expected: super::SCHEMA_VERSION,
+            },
+            DbError::NotWritable(detail) => StoreError::NotWritable { store, detail },
+            DbError::Unreadable(detail) => StoreError::Unreadable { store, detail },
+            DbError::Unreachable(detail) => StoreError::Unreachable { store, detail },
+            DbError::Other(detail) => StoreError::Database { store, detail },
         }
     }
 
-    /// An I/O failure on the store file itself, before SQLite sees it.
-    pub(super) fn io(path: &Path, error: &std::io::Error, writable: bool) -> StoreError {
-        let path = path.to_owned();
-        let detail = error.to_string();
-        if writable {
-            StoreError::NotWritable { path, detail }
-        } else {
-            StoreError::Unreadable { path, detail }
+    /// The text of any variant, for the writer's and heartbeat's records.
+    pub(crate) fn detail(&self) -> String {
+        match self {
+            DbError::UnknownSchema(found) => format!("schema version {found}"),
+            DbError::Corrupt(detail)
+            | DbError::NotWritable(detail)
+            | DbError::Unreadable(detail)
+            | DbError::Unreachable(detail)
+            | DbError::Other(detail) => detail.clone(),
         }
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail())
     }
 }

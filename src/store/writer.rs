@@ -1,38 +1,36 @@
-//! The background writer: one thread that owns the read-write connection
-//! and commits answers in small groups, and the pending map that makes an
-//! answer visible from the moment it is put until it is on disk.
+//! The background writer: one thread that owns a connection and commits
+//! answers and ledger entries in small groups, and the pending map that
+//! makes an answer visible from the moment it is put until it is committed.
 //!
-//! Group commit: the thread blocks for the first answer, then gathers what
-//! else arrives within [`GROUP_WINDOW`] (20 ms), up to [`MAX_GROUP`] answers
+//! Group commit: the thread blocks for the first write, then gathers what
+//! else arrives within [`GROUP_WINDOW`] (20 ms), up to [`MAX_GROUP`] writes
 //! or the first flush request, and commits them in one transaction. At
 //! thousands of answers a second that is one commit and one wake-up of this
-//! thread per window rather than per answer. A `kill -9` loses only answers
-//! not yet committed: at most the last 20 ms or so, far under the 100 ms
-//! budget.
+//! thread per window rather than per answer. A `kill -9` loses only what is
+//! not yet committed: at most the last 20 ms or so.
 //!
 //! The queue is unbounded: it holds only what the writer has not caught up
-//! with, and one commit of a group takes far less time than the API takes
-//! to answer that many numbers. If a commit fails (a full disk, say), the
-//! writer records why and stops; every later put and flush reports it, and
-//! answers put are still found in the pending map for the rest of the run.
+//! with. If a commit fails (a full disk, a lost server), the writer records
+//! why and stops; every later put and flush reports it, and answers put are
+//! still found in the pending map for the rest of the run.
 //!
 //! It must not decide what is stored: the caller puts only final answers.
+//! Backend-neutral: it sees a [`Connection`] only.
 
-use super::schema;
-use crate::api::{Answer, Endpoint};
+use super::backend::{AnswerWrite, Connection, Fresh, LedgerWrite, Write};
+use super::{Stored, lock};
+use crate::api::{Answer, Tenure};
+use crate::change::Change;
 use crate::number::Number;
-use rusqlite::{Connection, TransactionBehavior};
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// The most answers committed in one transaction.
+/// The most writes committed in one transaction.
 const MAX_GROUP: usize = 256;
-/// How long a group gathers answers after its first: one commit (and one
-/// wake-up of this thread) per window instead of per answer, at the cost of
-/// at most this much more lost to a `kill -9`.
+/// How long a group gathers writes after its first.
 const GROUP_WINDOW: Duration = Duration::from_millis(20);
 
 /// Answers put but not yet known to be committed.
@@ -48,21 +46,17 @@ struct Pending {
 struct Entry {
     seq: u64,
     answer: Answer,
-    answered_at: i64,
-}
-
-/// One answer on its way to disk.
-struct Row {
-    seq: u64,
-    number: Number,
-    answer: Answer,
-    endpoint: Endpoint,
-    answered_at: i64,
+    change: Option<Change>,
+    at_ms: i64,
+    /// The number's latest success as of this put (this answer, if it is
+    /// one), for the change of the next put before this one is committed.
+    last_success: Option<Tenure>,
 }
 
 enum Message {
-    Put(Row),
-    /// Answered once every answer queued before it is committed.
+    /// A write; `Some(seq)` for an answer in the pending map.
+    Write(Option<u64>, Write),
+    /// Answered once every write queued before it is committed.
     Flush(SyncSender<Result<(), String>>),
 }
 
@@ -80,7 +74,7 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writer thread on `conn`, which it owns from now on.
-    pub(super) fn spawn(conn: Connection, source: String) -> std::io::Result<Writer> {
+    pub(super) fn spawn(conn: Box<dyn Connection>, source: String) -> std::io::Result<Writer> {
         let (queue, inbox) = mpsc::channel();
         let pending = Arc::new(Mutex::new(Pending::default()));
         let failure = Arc::new(Mutex::new(None));
@@ -99,67 +93,66 @@ impl Writer {
         })
     }
 
-    /// Queues an answer and makes it visible to [`Writer::pending`] at once.
-    /// The error is the writer's, if it has stopped.
-    pub(super) fn put(
-        &self,
-        number: Number,
-        answer: &Answer,
-        endpoint: Endpoint,
-        answered_at: i64,
-    ) -> Result<(), String> {
+    /// Queues an answer and makes it visible to [`Writer::pending_many`] at
+    /// once. `previous` is the number's latest success before it. The error
+    /// is the writer's, if it has stopped.
+    pub(super) fn put(&self, write: AnswerWrite, previous: Option<Tenure>) -> Result<(), String> {
         let mut pending = lock(&self.pending);
         let seq = pending.next_seq;
         pending.next_seq += 1;
-        let row = Row {
+        let entry = Entry {
             seq,
-            number,
-            answer: answer.clone(),
-            endpoint,
-            answered_at,
+            answer: write.answer.clone(),
+            change: write.change,
+            at_ms: write.at_ms,
+            last_success: match write.answer.tenure() {
+                Some(tenure) => Some(tenure.clone()),
+                None => previous,
+            },
         };
+        let number = write.number;
         // Sent under the lock, so the queue holds puts in `seq` order and a
         // later put of the same number is committed after an earlier one.
         self.queue()
-            .send(Message::Put(row))
+            .send(Message::Write(Some(seq), Write::Answer(write)))
             .map_err(|_| self.failure())?;
-        let answer = answer.clone();
-        pending.entries.insert(
-            number,
-            Entry {
-                seq,
-                answer,
-                answered_at,
-            },
-        );
+        pending.entries.insert(number, entry);
         Ok(())
     }
 
-    /// The queued answer for `number`, if it arrived after `cutoff`.
-    pub(super) fn pending(&self, number: &Number, cutoff: i64) -> Option<Answer> {
-        lock(&self.pending)
-            .entries
-            .get(number)
-            .filter(|entry| entry.answered_at > cutoff)
-            .map(|entry| entry.answer.clone())
+    /// Queues a ledger entry.
+    pub(super) fn record(&self, entry: LedgerWrite) -> Result<(), String> {
+        self.queue()
+            .send(Message::Write(None, Write::Ledger(entry)))
+            .map_err(|_| self.failure())
     }
 
-    /// [`Writer::pending`] for many numbers under one lock.
-    pub(super) fn pending_many(&self, numbers: &[Number], cutoff: i64) -> Vec<Option<Answer>> {
+    /// The pending answers of `numbers` that are fresh, under one lock.
+    pub(super) fn pending_many(&self, numbers: &[Number], fresh: Fresh) -> Vec<Option<Stored>> {
         let pending = lock(&self.pending);
         numbers
             .iter()
             .map(|number| {
-                pending
-                    .entries
-                    .get(number)
-                    .filter(|entry| entry.answered_at > cutoff)
-                    .map(|entry| entry.answer.clone())
+                let entry = pending.entries.get(number)?;
+                fresh.accepts(&entry.answer, entry.at_ms).then(|| Stored {
+                    answer: entry.answer.clone(),
+                    change: entry.change,
+                    answered_at_ms: entry.at_ms,
+                    this_run: true,
+                })
             })
             .collect()
     }
 
-    /// Blocks until every answer put before this call is committed.
+    /// `Some(latest success)` when `number` has a pending answer.
+    pub(super) fn pending_success(&self, number: &Number) -> Option<Option<Tenure>> {
+        lock(&self.pending)
+            .entries
+            .get(number)
+            .map(|entry| entry.last_success.clone())
+    }
+
+    /// Blocks until every write queued before this call is committed.
     pub(super) fn flush(&self) -> Result<(), String> {
         let (reply, answer) = mpsc::sync_channel(1);
         self.queue()
@@ -216,23 +209,29 @@ impl Drop for Writer {
 /// The writer thread's body: commits groups until the queue closes or a
 /// commit fails.
 fn run(
-    mut conn: Connection,
+    mut conn: Box<dyn Connection>,
     source: &str,
     inbox: Receiver<Message>,
     pending: &Mutex<Pending>,
     failure: &Mutex<Option<String>>,
 ) {
-    let mut rows = Vec::with_capacity(MAX_GROUP);
+    let mut writes = Vec::with_capacity(MAX_GROUP);
+    let mut seqs: Vec<(Number, u64)> = Vec::with_capacity(MAX_GROUP);
     let mut waiters = Vec::new();
     while let Ok(first) = inbox.recv() {
         let mut gathered = false;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Put(row) => rows.push(row),
+                Message::Write(seq, write) => {
+                    if let (Some(seq), Write::Answer(answer)) = (seq, &write) {
+                        seqs.push((answer.number, seq));
+                    }
+                    writes.push(write);
+                }
                 Message::Flush(waiter) => waiters.push(waiter),
             }
-            if rows.len() >= MAX_GROUP || !waiters.is_empty() {
+            if writes.len() >= MAX_GROUP || !waiters.is_empty() {
                 break;
             }
             next = inbox.try_recv().ok();
@@ -244,8 +243,8 @@ fn run(
                 next = inbox.try_recv().ok();
             }
         }
-        if let Err(error) = commit(&mut conn, source, &rows) {
-            let message = error.to_string();
+        if let Err(error) = conn.commit(source, &writes) {
+            let message = error.detail();
             // In this order: a caller who finds the queue closed, or whose
             // flush is refused, then finds the reason, and no put succeeds
             // after a flush has failed.
@@ -257,11 +256,12 @@ fn run(
             }
             return;
         }
+        writes.clear();
         let mut pending = lock(pending);
-        for row in rows.drain(..) {
+        for (number, seq) in seqs.drain(..) {
             // Only if no newer put of the number is still on its way.
-            if pending.entries.get(&row.number).map(|entry| entry.seq) == Some(row.seq) {
-                pending.entries.remove(&row.number);
+            if pending.entries.get(&number).map(|entry| entry.seq) == Some(seq) {
+                pending.entries.remove(&number);
             }
         }
         drop(pending);
@@ -269,31 +269,4 @@ fn run(
             let _ = waiter.send(Ok(()));
         }
     }
-}
-
-fn commit(conn: &mut Connection, source: &str, rows: &[Row]) -> rusqlite::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    // IMMEDIATE takes the write lock up front, waiting out another run's
-    // commit through the busy timeout rather than failing half-way.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for row in rows {
-        schema::upsert(
-            &tx,
-            source,
-            &row.number,
-            &row.answer,
-            row.endpoint,
-            row.answered_at,
-        )?;
-    }
-    tx.commit()
-}
-
-/// Locks a mutex whether or not another thread panicked holding it: every
-/// critical section here leaves the data whole (one insert, one remove,
-/// one assignment), so a poisoned lock still guards consistent data.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 use tenure::COLUMNS;
 use tenure::number;
 use tenure::sandbox::{Sandbox, SandboxConfig, Stats, answer_for};
-use tenure::store::Store;
+use tenure::store::{Location, Store};
 
 use crate::common::*;
 
@@ -1038,7 +1038,8 @@ fn sigint_keeps_the_answers_that_arrived_and_the_rerun_bills_none_again() {
         numbers.len()
     );
     {
-        let kept = Store::open_read_only(&store, &sandbox.url()).expect("the store opens");
+        let kept = Store::open_read_only(&Location::Sqlite(store.clone()), &sandbox.url())
+            .expect("the store opens");
         for text in first.numbers.keys() {
             let number = number::parse(text).expect("the sandbox saw valid numbers");
             let answer = kept
@@ -1153,7 +1154,8 @@ fn one_sigterm_is_an_interrupt_too() {
     assert_eq!(ran.status.code(), Some(130), "{}", stderr(&ran));
     assert!(!output.exists());
     let first = sandbox.stats();
-    let kept = Store::open_read_only(&store, &sandbox.url()).expect("the store opens");
+    let kept = Store::open_read_only(&Location::Sqlite(store.clone()), &sandbox.url())
+        .expect("the store opens");
     for number in billed_numbers(&first) {
         let number = number::parse(&number).expect("valid");
         assert!(

@@ -532,10 +532,10 @@ fn a_bad_store_stops_before_sending_anything() {
         let conn = rusqlite::Connection::open(&other).expect("the store is SQLite");
         let changed = conn
             .execute(
-                "UPDATE meta SET value = 99 WHERE key = 'schema_version'",
+                "UPDATE tenure_meta SET value = 99 WHERE key = 'schema_version'",
                 [],
             )
-            .expect("the store has a meta table");
+            .expect("the store has a tenure_meta table");
         assert_eq!(changed, 1, "the store records its schema version");
     }
     let output = dir.path().join("out-other.csv");

@@ -1,0 +1,380 @@
+//! SQLite: stats, export, import, purge, changes and usage.
+
+use super::super::{
+    HistoryRow, Imported, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue, answer, columns,
+    imported_change,
+};
+use super::answers::{INSERT_HISTORY, UPSERT_ANSWER, latest_success};
+use super::{SqliteConnection, db, open, schema};
+use crate::api::Tenure;
+use crate::change::Change;
+use crate::store::error::DbError;
+use crate::store::{ChangeRow, ExportRow, ImportCounts, Removed, Stats};
+use rusqlite::{OptionalExtension, Row, params};
+
+impl Tending for SqliteConnection {
+    fn stats(&mut self) -> Result<Stats, DbError> {
+        let count = |sql: &str| -> Result<u64, DbError> {
+            self.conn
+                .query_row(sql, [], |row| row.get::<_, i64>(0))
+                .map(|n| u64::try_from(n).unwrap_or(0))
+                .map_err(db)
+        };
+        let (oldest, newest) = self
+            .conn
+            .query_row(
+                "SELECT min(answered_at), max(answered_at) FROM tenure_answers",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(db)?;
+        Ok(Stats {
+            answers: count("SELECT count(*) FROM tenure_answers")?,
+            successes: count("SELECT count(*) FROM tenure_answers WHERE kind = 0")?,
+            history: count("SELECT count(*) FROM tenure_history")?,
+            ledger: count("SELECT count(*) FROM tenure_ledger")?,
+            billed: count("SELECT count(*) FROM tenure_ledger WHERE outcome = 'billed'")?,
+            runs: count("SELECT count(*) FROM tenure_runs")?,
+            claims: count("SELECT count(*) FROM tenure_claims")?,
+            oldest_ms: oldest,
+            newest_ms: newest,
+        })
+    }
+
+    fn export(
+        &mut self,
+        each: &mut dyn FnMut(ExportRow) -> std::io::Result<()>,
+    ) -> Result<std::io::Result<()>, DbError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        let mut select = tx
+            .prepare(
+                "SELECT number, source, kind, code, description, province, city, isp, reason,
+                        endpoint, answered_at, change, orderid
+                 FROM tenure_answers ORDER BY source, number",
+            )
+            .map_err(db)?;
+        let mut rows = select.query([]).map_err(db)?;
+        while let Some(row) = rows.next().map_err(db)? {
+            let export = export_row(row).map_err(db)?;
+            if let Err(error) = each(export) {
+                return Ok(Err(error));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn import(&mut self, batch: &Imported) -> Result<ImportCounts, DbError> {
+        let tx = self.immediate()?;
+        let mut counts = ImportCounts::default();
+        for row in &batch.answers {
+            import_answer(&tx, row, &mut counts, batch.history.is_empty()).map_err(db)?;
+        }
+        for entry in &batch.history {
+            if insert_history_once(&tx, entry).map_err(db)? {
+                counts.history_added += 1;
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(counts)
+    }
+
+    fn purge(&mut self, purge: &PurgeWhat) -> Result<Removed, DbError> {
+        let tx = self.immediate()?;
+        let (answers, history) = match purge {
+            PurgeWhat::Code(code) => (
+                tx.execute("DELETE FROM tenure_answers WHERE code = ?1", [code]),
+                tx.execute("DELETE FROM tenure_history WHERE code = ?1", [code]),
+            ),
+            PurgeWhat::Before(before) => (
+                tx.execute(
+                    "DELETE FROM tenure_answers WHERE answered_at < ?1",
+                    [before],
+                ),
+                tx.execute("DELETE FROM tenure_history WHERE last_seen < ?1", [before]),
+            ),
+        };
+        let removed = Removed {
+            answers: answers.map_err(db)? as u64,
+            history: history.map_err(db)? as u64,
+        };
+        tx.commit().map_err(db)?;
+        Ok(removed)
+    }
+
+    fn changes(&mut self, since_ms: i64) -> Result<Vec<ChangeRow>, DbError> {
+        let mut select = self.conn.prepare(CHANGES).map_err(db)?;
+        select
+            .query_map([since_ms], change_row)
+            .map_err(db)?
+            .filter_map(|row| row.map_err(db).transpose())
+            .collect()
+    }
+
+    fn usage(
+        &mut self,
+        since_ms: i64,
+        key: UsageKey,
+        include_sandbox: bool,
+    ) -> Result<Vec<UsageCount>, DbError> {
+        // The bucket width is this crate's constant, never user text.
+        let column = match key {
+            UsageKey::Bucket(ms) => format!("l.at / {ms}"),
+            UsageKey::Run => "l.run".to_owned(),
+        };
+        let sql = format!(
+            "SELECT {column} AS k,
+                    sum(l.outcome = 'billed'), count(*), sum(l.outcome = 'unanswered')
+             FROM tenure_ledger l LEFT JOIN tenure_runs r ON r.id = l.run
+             WHERE l.at >= ?1 AND (?2 OR coalesce(r.sandbox, 0) = 0)
+             GROUP BY k ORDER BY k"
+        );
+        let mut select = self.conn.prepare(&sql).map_err(db)?;
+        select
+            .query_map(params![since_ms, include_sandbox], |row| {
+                let key = match key {
+                    UsageKey::Bucket(_) => UsageKeyValue::Bucket(row.get(0)?),
+                    UsageKey::Run => UsageKeyValue::Run(row.get(0)?),
+                };
+                let n = |i: usize| row.get::<_, i64>(i).map(|n| n.max(0) as u64);
+                Ok(UsageCount {
+                    key,
+                    billed: n(1)?,
+                    requests: n(2)?,
+                    unanswered: n(3)?,
+                })
+            })
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)
+    }
+}
+
+/// Successes with a change since ?1, each with the success before it.
+const CHANGES: &str = "
+    SELECT number, source, first_seen, change,
+           code, description, province, city, isp,
+           p_code, p_description, p_province, p_city, p_isp
+    FROM (
+        SELECT h.*,
+               lag(code) OVER w AS p_code, lag(description) OVER w AS p_description,
+               lag(province) OVER w AS p_province, lag(city) OVER w AS p_city,
+               lag(isp) OVER w AS p_isp
+        FROM tenure_history h
+        WHERE kind = 0 AND (number, source) IN (
+            SELECT number, source FROM tenure_history
+            WHERE first_seen >= ?1 AND kind = 0 AND change NOT IN ('new', 'same'))
+        WINDOW w AS (PARTITION BY number, source ORDER BY first_seen, id)
+    )
+    WHERE first_seen >= ?1 AND change NOT IN ('new', 'same') AND p_code IS NOT NULL
+    ORDER BY first_seen, number, source";
+
+fn change_row(row: &Row<'_>) -> rusqlite::Result<Option<ChangeRow>> {
+    let tenure = |at: usize| -> rusqlite::Result<Tenure> {
+        Ok(Tenure {
+            code: row.get(at)?,
+            desc: row.get(at + 1)?,
+            province: row.get(at + 2)?,
+            city: row.get(at + 3)?,
+            isp: row.get(at + 4)?,
+        })
+    };
+    let change: String = row.get(3)?;
+    let Some(change) = Change::parse(&change) else {
+        return Ok(None);
+    };
+    Ok(Some(ChangeRow {
+        number: row.get(0)?,
+        source: row.get(1)?,
+        at_ms: row.get(2)?,
+        change,
+        after: tenure(4)?,
+        before: tenure(9)?,
+    }))
+}
+
+fn export_row(row: &Row<'_>) -> rusqlite::Result<ExportRow> {
+    let kind: i64 = row.get(2)?;
+    let answer = answer(
+        kind,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    )
+    .ok_or(rusqlite::Error::IntegralValueOutOfRange(2, kind))?;
+    Ok(ExportRow {
+        number: row.get(0)?,
+        source: row.get(1)?,
+        answer,
+        endpoint: row.get(9)?,
+        answered_at_ms: row.get(10)?,
+        change: row.get(11)?,
+        orderid: row.get(12)?,
+    })
+}
+
+/// Merges one imported answer: the newer answer wins; with `history`, the
+/// arrival gets a history entry too (a version-1 store has none of its own).
+fn import_answer(
+    tx: &rusqlite::Connection,
+    row: &super::super::ImportedAnswer,
+    counts: &mut ImportCounts,
+    history: bool,
+) -> rusqlite::Result<()> {
+    let previous = latest_success(tx, &row.source, &row.number)?;
+    let change = imported_change(previous.as_ref(), &row.answer).map(|change| change.as_str());
+    let existing: Option<i64> = tx
+        .query_row(
+            "SELECT answered_at FROM tenure_answers WHERE number = ?1 AND source = ?2",
+            params![row.number, row.source],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match existing {
+        Some(at) if at >= row.at_ms => counts.answers_kept += 1,
+        existing => {
+            let (kind, code, desc, province, city, isp, reason) = columns(&row.answer);
+            tx.prepare_cached(UPSERT_ANSWER)?.execute(params![
+                row.number,
+                row.source,
+                kind,
+                code,
+                desc,
+                province,
+                city,
+                isp,
+                reason,
+                row.endpoint,
+                row.at_ms,
+                change,
+                row.orderid,
+            ])?;
+            if existing.is_some() {
+                counts.answers_updated += 1;
+            } else {
+                counts.answers_added += 1;
+            }
+        }
+    }
+    if history {
+        let entry = HistoryRow {
+            number: row.number.clone(),
+            source: row.source.clone(),
+            answer: row.answer.clone(),
+            first_seen: row.at_ms,
+            last_seen: row.at_ms,
+            change: change.map(str::to_owned),
+        };
+        if insert_history_once(tx, &entry)? {
+            counts.history_added += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts a history entry unless one of the same answer and first arrival
+/// is there already. True if inserted.
+fn insert_history_once(tx: &rusqlite::Connection, entry: &HistoryRow) -> rusqlite::Result<bool> {
+    let (kind, code, desc, province, city, isp, reason) = columns(&entry.answer);
+    let there = tx
+        .query_row(
+            "SELECT 1 FROM tenure_history WHERE number = ?1 AND source = ?2
+             AND first_seen = ?3 AND kind = ?4 AND code = ?5",
+            params![entry.number, entry.source, entry.first_seen, kind, code],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if there {
+        return Ok(false);
+    }
+    tx.prepare_cached(INSERT_HISTORY)?.execute(params![
+        entry.number,
+        entry.source,
+        kind,
+        code,
+        desc,
+        province,
+        city,
+        isp,
+        reason,
+        entry.first_seen,
+        entry.last_seen,
+        entry.change,
+    ])?;
+    Ok(true)
+}
+
+/// Reads another SQLite store (version 1 or 2) for an import.
+pub(crate) fn read_for_import(path: &std::path::Path) -> Result<Imported, DbError> {
+    let conn = open(path, false)?;
+    let found = schema::check(&conn)?;
+    let mut imported = Imported::default();
+    let (table, desc) = match found {
+        schema::Found::Empty => return Ok(imported),
+        schema::Found::V1 => ("answers", "desc"),
+        schema::Found::Current => ("tenure_answers", "description"),
+    };
+    let orderid = if found == schema::Found::V1 {
+        "NULL"
+    } else {
+        "orderid"
+    };
+    let sql = format!(
+        "SELECT number, source, kind, code, coalesce({desc}, ''), coalesce(province, ''),
+                coalesce(city, ''), coalesce(isp, ''), coalesce(reason, ''), endpoint,
+                answered_at, {orderid}
+         FROM {table}"
+    );
+    let mut select = conn.prepare(&sql).map_err(db)?;
+    let mut rows = select.query([]).map_err(db)?;
+    while let Some(row) = rows.next().map_err(db)? {
+        let kind: i64 = row.get(2).map_err(db)?;
+        let get = |i: usize| row.get::<_, String>(i).map_err(db);
+        let Some(answer) = answer(kind, get(3)?, get(4)?, get(5)?, get(6)?, get(7)?, get(8)?)
+        else {
+            return Err(DbError::Corrupt(format!(
+                "an answer of unknown kind {kind}"
+            )));
+        };
+        imported.answers.push(super::super::ImportedAnswer {
+            number: get(0)?,
+            source: get(1)?,
+            answer,
+            endpoint: get(9)?,
+            at_ms: row.get(10).map_err(db)?,
+            orderid: row.get(11).map_err(db)?,
+        });
+    }
+    drop(rows);
+    if found == schema::Found::Current {
+        let mut select = conn
+            .prepare(
+                "SELECT number, source, kind, code, description, province, city, isp, reason,
+                        first_seen, last_seen, change FROM tenure_history ORDER BY id",
+            )
+            .map_err(db)?;
+        let mut rows = select.query([]).map_err(db)?;
+        while let Some(row) = rows.next().map_err(db)? {
+            let kind: i64 = row.get(2).map_err(db)?;
+            let get = |i: usize| row.get::<_, String>(i).map_err(db);
+            let Some(answer) = answer(kind, get(3)?, get(4)?, get(5)?, get(6)?, get(7)?, get(8)?)
+            else {
+                return Err(DbError::Corrupt(format!(
+                    "a history entry of unknown kind {kind}"
+                )));
+            };
+            imported.history.push(HistoryRow {
+                number: get(0)?,
+                source: get(1)?,
+                answer,
+                first_seen: row.get(9).map_err(db)?,
+                last_seen: row.get(10).map_err(db)?,
+                change: row.get(11).map_err(db)?,
+            });
+        }
+    }
+    Ok(imported)
+}

@@ -1,0 +1,261 @@
+//! The shared suite, tending: usage, stats, export, purge, changes, import,
+//! and what the store holds.
+
+use super::super::*;
+use crate::change::Change;
+use crate::store::backend::sqlite::schema::V1_SCHEMA;
+
+pub fn the_ledger_counts_usage_by_day_and_run(f: &Fixture) {
+    let store = f.open(JUHE);
+    let a = store.join(spec(Some("g")), pace()).unwrap();
+    let sandboxed = store
+        .join(
+            RunSpec {
+                sandbox: true,
+                ..spec(Some("g"))
+            },
+            pace(),
+        )
+        .unwrap();
+    let request = |outcome, code: Option<&str>| Request {
+        outcome,
+        code: code.map(str::to_owned),
+        orderid: None,
+        reserved: false,
+    };
+    for _ in 0..3 {
+        a.record(request(Outcome::Billed, None)).unwrap();
+    }
+    a.record(request(Outcome::Free, Some("224801"))).unwrap();
+    a.record(request(Outcome::Unanswered, Some("timeout")))
+        .unwrap();
+    sandboxed.record(request(Outcome::Billed, None)).unwrap();
+    let zone = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let today = jiff::Timestamp::now()
+        .to_zoned(zone.clone())
+        .date()
+        .to_string();
+    let by_day = store
+        .usage(DAY, &UsageBy::Day(zone.clone()), false)
+        .unwrap();
+    assert_eq!(
+        by_day,
+        [UsageRow {
+            key: today.clone(),
+            billed: 3,
+            requests: 5,
+            unanswered: 1
+        }]
+    );
+    let with_sandbox = store.usage(DAY, &UsageBy::Day(zone), true).unwrap();
+    assert_eq!((with_sandbox[0].billed, with_sandbox[0].requests), (4, 6));
+    let by_run = store.usage(DAY, &UsageBy::Run, true).unwrap();
+    let mut expected = vec![(a.id().to_owned(), 3, 5), (sandboxed.id().to_owned(), 1, 1)];
+    expected.sort();
+    assert_eq!(
+        by_run
+            .iter()
+            .map(|r| (r.key.clone(), r.billed, r.requests))
+            .collect::<Vec<_>>(),
+        expected
+    );
+    assert_eq!(store.stats().unwrap().ledger, 6);
+    // The ledger survives purges.
+    store.purge(&Purge::OlderThan(Duration::ZERO)).unwrap();
+    assert_eq!(store.stats().unwrap().billed, 4);
+}
+
+pub fn stats_export_purge_and_changes(f: &Fixture) {
+    let store = f.open(JUHE);
+    let run = store.join(spec(None), pace()).unwrap();
+    run.put(number("13800138000"), &tenure(), Some("JH1"))
+        .unwrap();
+    run.put(number("13900139000"), &declined(), None).unwrap();
+    run.put(number("13700137000"), &refused(), None).unwrap();
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.answers, stats.successes, stats.history), (3, 1, 3));
+    assert!(stats.oldest_ms.is_some() && stats.oldest_ms <= stats.newest_ms);
+
+    let mut csv = Vec::new();
+    store.export(ExportFormat::Csv, &mut csv).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "number,source,code,tenure,province,city,isp,reason,endpoint,answered_at,change,orderid"
+    );
+    assert_eq!(lines.len(), 4);
+    let first = lines.iter().find(|l| l.starts_with("13800138000")).unwrap();
+    assert!(
+        first.contains(",03,\"(0,3]\",广东,深圳,移动,,query,"),
+        "{first}"
+    );
+    assert!(first.ends_with("Z,new,JH1"), "RFC 3339 UTC: {first}");
+    let mut jsonl = Vec::new();
+    store.export(ExportFormat::Jsonl, &mut jsonl).unwrap();
+    let objects: Vec<serde_json::Value> = String::from_utf8(jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 3);
+    let declined_row = objects
+        .iter()
+        .find(|o| o["number"] == "13900139000")
+        .unwrap();
+    assert_eq!(declined_row["code"], "224801");
+    assert_eq!(declined_row["change"], serde_json::Value::Null);
+
+    let removed = store.purge(&Purge::Code("224804".to_owned())).unwrap();
+    assert_eq!(
+        removed,
+        Removed {
+            answers: 1,
+            history: 1
+        }
+    );
+    let removed = store.purge(&Purge::OlderThan(DAY)).unwrap();
+    assert_eq!(removed, Removed::default());
+    let removed = store.purge(&Purge::OlderThan(Duration::ZERO)).unwrap();
+    assert_eq!(
+        removed,
+        Removed {
+            answers: 2,
+            history: 2
+        }
+    );
+    assert_eq!(store.stats().unwrap().answers, 0);
+    assert_eq!(store.changes(DAY).unwrap(), vec![]);
+}
+
+pub fn import_merges_a_version_1_and_a_version_2_store(f: &Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let now = now_ms();
+    // A real version-1 file, made with the old schema's SQL.
+    let v1 = dir.path().join("v1.sqlite");
+    let conn = rusqlite::Connection::open(&v1).unwrap();
+    conn.execute_batch(V1_SCHEMA).unwrap();
+    let insert = "INSERT INTO answers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'query', ?10)";
+    conn.execute(
+        insert,
+        rusqlite::params![
+            "13800138000",
+            JUHE,
+            0,
+            "3",
+            "(24,+)",
+            "广东",
+            "深圳",
+            "移动",
+            None::<&str>,
+            now - 5000
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        insert,
+        rusqlite::params![
+            "13900139000",
+            JUHE,
+            1,
+            "224801",
+            None::<&str>,
+            None::<&str>,
+            None::<&str>,
+            None::<&str>,
+            "查询无此记录",
+            now - 5000
+        ],
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = f.open(JUHE);
+    let run = store.join(spec(None), pace()).unwrap();
+    // The store already knows one number, newer and changed.
+    let newer = Answer::Tenure(tenure_of("03", "联通", "深圳"));
+    run.put(number("13900139000"), &newer, None).unwrap();
+    let counts = store.import(&v1).unwrap();
+    assert_eq!(
+        counts,
+        ImportCounts {
+            answers_added: 1,
+            answers_updated: 0,
+            answers_kept: 1,
+            history_added: 2
+        }
+    );
+    let stored = store
+        .get_many(&[number("13800138000"), number("13900139000")], DAY)
+        .unwrap();
+    assert_eq!(stored[0].as_ref().unwrap().change, Some(Change::New));
+    assert_eq!(stored[1].as_ref().unwrap().answer, newer, "the newer wins");
+    let again = store.import(&v1).unwrap();
+    assert_eq!((again.answers_added, again.history_added), (0, 0));
+
+    // A version-2 store with its own history.
+    let v2 = Fixture::sqlite();
+    {
+        let other = v2.open(JUHE);
+        let other_run = other.join(spec(None), pace()).unwrap();
+        other_run
+            .put(number("13700137000"), &tenure(), Some("JH9"))
+            .unwrap();
+        other_run
+            .put(
+                number("13700137000"),
+                &Answer::Tenure(tenure_of("3", "移动", "深圳")),
+                None,
+            )
+            .unwrap();
+        other_run.finish().unwrap();
+        other.close().unwrap();
+    }
+    let counts = store.import(v2.location.path().unwrap()).unwrap();
+    assert_eq!((counts.answers_added, counts.history_added), (1, 2));
+    assert_eq!(
+        store.get_many(&[number("13700137000")], DAY).unwrap()[0]
+            .as_ref()
+            .unwrap()
+            .change,
+        Some(Change::New),
+        "a first arrival here"
+    );
+    let read_only = Store::open_read_only(&f.location, JUHE).unwrap();
+    assert!(matches!(
+        read_only.import(&v1),
+        Err(StoreError::ReadOnly { .. })
+    ));
+}
+
+pub fn the_key_never_reaches_the_store(f: &Fixture) {
+    // The key and openid never enter the store's API; this checks that
+    // nothing of a run-like sequence smuggles a secret into any column.
+    const KEY: &str = "distinct-key-XYZ123";
+    const OPENID: &str = "distinct-openid-QRS789";
+    let store = f.open(JUHE);
+    let run = store.join(spec(Some("a1b2c3d4e5f6")), pace()).unwrap();
+    let n = number("13800138000");
+    assert_eq!(run.reserve(100, 2).unwrap(), 2);
+    assert_eq!(run.claim(&n, DAY).unwrap(), Claim::Mine);
+    run.put(n, &tenure(), Some("JH20261129")).unwrap();
+    run.record(Request {
+        outcome: Outcome::Billed,
+        code: None,
+        orderid: Some("JH20261129".to_owned()),
+        reserved: true,
+    })
+    .unwrap();
+    run.put(number("13900139000"), &declined(), None).unwrap();
+    run.finish().unwrap();
+    store.close().unwrap();
+    let values = f.dump_text();
+    assert!(
+        values.iter().any(|v| v == "13800138000"),
+        "sanity: {values:?}"
+    );
+    assert!(values.iter().any(|v| v == "JH20261129"));
+    for value in &values {
+        assert!(!value.contains(KEY) && !value.contains(OPENID), "{value}");
+    }
+}
