@@ -136,14 +136,14 @@ pub fn run(input: Input, output: &mut Output, parts: &Runtime, settings: &Settin
         }
         (halt, read)
     });
-    let (mut halt, read) = halt;
+    let (halt, read) = halt;
+    let mut halt = halt.or_else(|| stop::interrupted().then_some(Halt::Interrupted));
     // A run that ends normally has written every row it read: never commit
     // an output with rows missing.
     if halt.is_none() && rows.rows != read {
         let lost = anyhow::anyhow!("{read} rows were read but {} written", rows.rows);
         halt = Some(Halt::Failed(lost.into()));
     }
-    let halt = halt.or_else(|| stop::interrupted().then_some(Halt::Interrupted));
     Ran { rows, halt }
 }
 
