@@ -1,7 +1,8 @@
 //! The simulator as a user meets it: the `tenure sandbox` binary on port 0,
 //! asked over real HTTP with a plain client (reqwest blocking, from plain
-//! test threads), its counts read back from `GET /__stats`. One test drives
-//! the library's `Sandbox` in process for its lifecycle.
+//! test threads), its counts read back from `GET /__stats`. Two tests drive
+//! the library's `Sandbox` in process: its lifecycle, and the OpenSSL
+//! vectors through its own decryption.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
@@ -175,18 +176,34 @@ fn expected_plain(number: &str) -> Value {
     }
 }
 
-/// What the sandbox must answer for `number` on `/mobileOnline/queryEncry`.
-fn expected_encrypted(number: &str) -> Value {
+/// What the sandbox must answer for `number` on `/mobileOnline/queryEncry`
+/// with this `orderid` (each billed query has its own: see [`orderid_of`]).
+fn expected_encrypted(number: &str, orderid: &str) -> Value {
     let answer = sandbox::answer_for(number).expect("the test number has a record");
     serde_json::json!({
         "reason": "成功 ",
         "result": {
             "code": answer.code, "desc": answer.desc,
             "province": answer.province, "city": answer.city, "isp": answer.isp,
-            "orderid": answer.orderid,
+            "orderid": orderid,
         },
         "error_code": 0,
     })
+}
+
+/// The `orderid` of a `queryEncry` success, checked to be `JH` and 24
+/// digits, like the document's example.
+fn orderid_of(answer: &Value) -> String {
+    let orderid = answer["result"]["orderid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a queryEncry success carries an orderid: {answer}"));
+    assert_eq!(orderid.len(), 26, "{orderid}");
+    assert!(orderid.starts_with("JH"), "{orderid}");
+    assert!(
+        orderid[2..].bytes().all(|b| b.is_ascii_digit()),
+        "{orderid}"
+    );
+    orderid.to_owned()
 }
 
 fn error_body(code: i64) -> Value {
@@ -245,9 +262,17 @@ fn answers_deterministically_on_both_endpoints_by_get_and_post() {
             &[("key", DEFAULT_KEY), ("mobile", &ciphertext)],
         ),
     ];
+    let mut orderids = Vec::new();
     for answer in encrypted {
-        assert_eq!(json(answer), expected_encrypted(number));
+        let answer = json(answer);
+        let orderid = orderid_of(&answer);
+        assert_eq!(answer, expected_encrypted(number, &orderid));
+        orderids.push(orderid);
     }
+    assert_ne!(
+        orderids[0], orderids[1],
+        "each billed query has its own orderid"
+    );
     // A number without a record.
     assert_eq!(served.ask("13800000041"), error_body(224801));
 
@@ -275,6 +300,11 @@ fn answers_deterministically_on_both_endpoints_by_get_and_post() {
         stats.targets
     );
     assert_eq!(stats.plaintext_on_encrypted, 0);
+    assert_eq!(
+        stats.orderids,
+        [(number.to_owned(), orderids)].into(),
+        "the stats list the orderids given, and only queryEncry's"
+    );
 }
 
 #[test]
@@ -300,10 +330,8 @@ fn checks_the_key_the_number_and_the_ciphertext() {
         10001
     );
 
-    assert_eq!(
-        ask(QUERY_ENCRY, &[("key", "k-123"), ("mobile", &ours)]),
-        expected_encrypted(number)
-    );
+    let answer = ask(QUERY_ENCRY, &[("key", "k-123"), ("mobile", &ours)]);
+    assert_eq!(answer, expected_encrypted(number, &orderid_of(&answer)));
     let refused = [
         ask(QUERY_ENCRY, &[("key", "k-123"), ("mobile", &default)]), // another openid's key
         ask(
