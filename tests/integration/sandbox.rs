@@ -645,13 +645,18 @@ fn the_library_sandbox_serves_until_dropped() {
 
 #[test]
 fn bad_flags_are_usage_errors() {
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["--script", "13800138000=retry"],
             "\"retry\" is not a step",
         ),
         (&["--script", "13800138000"], "no '='"),
         (&["--p-drop", "2"], "p-drop"),
+        (&["--p-500", "1.5"], "--p-500"),
+        (&["--p-224805=-0.1"], "--p-224805"),
+        (&["--p-garbage", "half"], "not a number"),
+        (&["--listen", "localhost"], "--listen"),
+        (&["--epoch", "1001"], "--epoch"),
     ];
     for (args, expected) in cases {
         let output = Command::new(env!("CARGO_BIN_EXE_tenure"))
@@ -665,4 +670,246 @@ fn bad_flags_are_usage_errors() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(output.stdout.is_empty(), "{args:?} never listened");
     }
+}
+
+/// Task for the lead's multi-process tests: `tenure sandbox --listen
+/// 127.0.0.1:0` says its real address on its first stdout line, and that
+/// address answers.
+#[test]
+fn the_first_stdout_line_is_the_real_address() {
+    let served = Served::start(&[]);
+    let addr: SocketAddr = served
+        .url
+        .strip_prefix("http://")
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("{:?} is http:// and an address", served.url));
+    assert!(addr.ip().is_loopback(), "{addr}");
+    assert_ne!(addr.port(), 0, "the real port, not the one asked for");
+    assert!(
+        TcpStream::connect(addr).is_ok(),
+        "{addr} accepts connections"
+    );
+    assert_eq!(served.ask("13800138000"), expected_plain("13800138000"));
+}
+
+/// Issue 9 point 5: the sandbox decrypts with its own code, and each row of
+/// the OpenSSL vectors (`fixtures/vectors/encrypt.csv`) reaches it, as
+/// Base64 form-encoded by the client library and as the vectors' own
+/// percent-encoding in a hand-written body, and is answered for its number.
+#[test]
+fn decrypts_every_openssl_vector() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/vectors/encrypt.csv");
+    let mut reader = csv::Reader::from_path(path).expect("the vectors fixture is committed");
+    let client = client();
+    let mut rows = 0;
+    for row in reader.records() {
+        let row = row.expect("the vectors file is valid CSV");
+        let (openid, number, base64, urlencoded) = (&row[0], &row[1], &row[3], &row[4]);
+        let config = SandboxConfig {
+            openid: openid.to_owned(),
+            ..SandboxConfig::default()
+        };
+        let running = Sandbox::start(config, "127.0.0.1:0".parse().expect("an address"))
+            .expect("port 0 binds");
+        let url = format!("{}{QUERY_ENCRY}", running.url());
+        let by_form = json(
+            client
+                .post(&url)
+                .form(&[("key", DEFAULT_KEY), ("mobile", base64)])
+                .send(),
+        );
+        assert_eq!(
+            by_form,
+            expected_encrypted(number, &orderid_of(&by_form)),
+            "{openid}"
+        );
+        let by_hand = json(
+            client
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("key={DEFAULT_KEY}&mobile={urlencoded}"))
+                .send(),
+        );
+        assert_eq!(
+            by_hand,
+            expected_encrypted(number, &orderid_of(&by_hand)),
+            "{openid}"
+        );
+        assert_eq!(running.stats().billed, 2, "{openid}");
+        rows += 1;
+    }
+    assert_eq!(rows, 8, "every vector was read");
+}
+
+/// Issue 13 point 4: with `--epoch`, answers move on as `answer_at` says,
+/// and between two epochs every kind of change of DESIGN §7 occurs, found
+/// with `change_between`.
+#[test]
+fn answers_change_over_epochs() {
+    use sandbox::SimChange;
+    let candidates: Vec<String> = (0..3_000).map(|i| format!("1390000{i:04}")).collect();
+    for (from, to) in [(0, 1), (4, 5)] {
+        let early = Served::start(&["--epoch", &from.to_string()]);
+        let late = Served::start(&["--epoch", &to.to_string()]);
+        let mut seen = std::collections::BTreeMap::new();
+        for number in &candidates {
+            let Ok(changes) = sandbox::change_between(number, from, to) else {
+                continue;
+            };
+            let kind = match changes.as_slice() {
+                [] => continue,
+                [kind] => *kind,
+                more => panic!("{number}: one change per epoch, not {more:?}"),
+            };
+            let found = seen.entry(kind).or_insert(0);
+            *found += 1;
+            if *found > 2 {
+                continue; // two of each kind are asked
+            }
+            let before = early.ask(number);
+            let after = late.ask(number);
+            let at = |epoch| sandbox::answer_at(number, epoch).expect("has a record");
+            let (was, now) = (at(from), at(to));
+            assert_eq!(before["result"]["code"], was.code, "{number} at {from}");
+            assert_eq!(after["result"]["code"], now.code, "{number} at {to}");
+            for field in ["province", "city", "isp", "desc"] {
+                let value = |answer: &sandbox::SimTenure| match field {
+                    "province" => answer.province,
+                    "city" => answer.city,
+                    "isp" => answer.isp,
+                    _ => answer.desc,
+                };
+                assert_eq!(before["result"][field], value(&was), "{number} {field}");
+                assert_eq!(after["result"][field], value(&now), "{number} {field}");
+            }
+            let differs = |field: &str| before["result"][field] != after["result"][field];
+            match kind {
+                SimChange::Reassigned => assert_eq!(after["result"]["code"], "03"),
+                SimChange::Left => assert_eq!(after["result"]["code"], "99"),
+                SimChange::Returned => assert_eq!(before["result"]["code"], "99"),
+                SimChange::Isp => assert!(differs("isp") && !differs("city")),
+                SimChange::Region => assert!(differs("city") && !differs("isp")),
+            }
+        }
+        assert_eq!(
+            seen.keys().copied().collect::<Vec<_>>(),
+            [
+                SimChange::Reassigned,
+                SimChange::Left,
+                SimChange::Returned,
+                SimChange::Isp,
+                SimChange::Region
+            ],
+            "every kind between epochs {from} and {to}: {seen:?}"
+        );
+    }
+    // Epoch 0 is today's answer.
+    let today = Served::start(&["--epoch", "0"]);
+    for number in &candidates[..20] {
+        assert_eq!(today.ask(number), expected_plain(number), "{number}");
+    }
+}
+
+/// Issue 12: the stats report the busiest one-second window of arrivals and
+/// the rate over the run, as the arrival times say.
+#[test]
+fn stats_report_the_busiest_second_and_the_rate() {
+    let served = Served::start(&[]);
+    for _ in 0..4 {
+        served.ask("13800138000");
+    }
+    std::thread::sleep(Duration::from_millis(1_100));
+    for _ in 0..9 {
+        served.ask("13800138000");
+    }
+    let stats = served.stats();
+    let arrivals = &stats.arrivals_us;
+    assert_eq!(arrivals.len(), 13);
+    let busiest = (0..arrivals.len())
+        .map(|i| {
+            arrivals[..=i]
+                .iter()
+                .filter(|&&t| arrivals[i] - t < 1_000_000)
+                .count() as u64
+        })
+        .max()
+        .expect("there were arrivals");
+    assert_eq!(stats.max_per_second, busiest, "{arrivals:?}");
+    assert_eq!(busiest, 9, "the second burst, a second after the first");
+    let span_s = (arrivals[12] - arrivals[0]) as f64 / 1e6;
+    let rate = 12.0 / span_s;
+    assert!(
+        (stats.arrival_rate - rate).abs() < rate * 1e-3,
+        "{} vs {rate} from {arrivals:?}",
+        stats.arrival_rate
+    );
+}
+
+/// Issue 10: the `echo` step answers like a proxy that repeats the request,
+/// key and number included; the client must redact it.
+#[test]
+fn echo_repeats_the_raw_request_in_the_reason() {
+    let served = Served::start(&["--script", "13800138000=echo*"]);
+    let answer = served.ask("13800138000");
+    assert_eq!(
+        answer,
+        serde_json::json!({
+            "reason": format!("key={DEFAULT_KEY}&mobile=13800138000"),
+            "result": null,
+            "error_code": 224808,
+        })
+    );
+    let by_get = json(served.get(QUERY, &[("mobile", "13800138000"), ("key", DEFAULT_KEY)]));
+    assert_eq!(
+        by_get["reason"],
+        format!("mobile=13800138000&key={DEFAULT_KEY}"),
+        "a GET echoes its query string"
+    );
+    let stats = served.stats();
+    assert_eq!((stats.billed, stats.codes["echo"]), (0, 2));
+}
+
+/// Issue 10: the `huge` step sends 1 GiB of `a`, streamed: the sandbox's
+/// peak memory stays far below the body, and a client that stops reading
+/// early leaves it serving.
+#[test]
+fn huge_streams_a_gibibyte_without_holding_it() {
+    let served = Served::start(&["--script", "13800138000=huge,huge,ok"]);
+    let form = [("key", DEFAULT_KEY), ("mobile", "13800138000")];
+
+    let mut response = served.post(QUERY, &form).expect("a huge answer starts");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.content_length(), Some(sandbox::HUGE_BODY_BYTES));
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let read = response.read(&mut buffer).expect("the body streams");
+        if read == 0 {
+            break;
+        }
+        assert!(buffer[..read].iter().all(|&b| b == b'a'), "only a's");
+        total += read as u64;
+    }
+    assert_eq!(total, sandbox::HUGE_BODY_BYTES);
+    // Where /proc exists (Linux): about 11 MiB is seen; 1 GiB held would be
+    // far above.
+    if let Some(peak) = peak_rss_kib(served.child.id()) {
+        assert!(peak < 64 * 1024, "the sandbox peaked at {peak} KiB");
+    }
+
+    // The second: read a little, then hang up.
+    let mut response = served.post(QUERY, &form).expect("a huge answer starts");
+    response
+        .read_exact(&mut buffer[..4096])
+        .expect("the start arrives");
+    drop(response);
+    assert_eq!(served.ask("13800138000"), expected_plain("13800138000"));
+    assert_eq!(served.stats().codes["huge"], 2);
+}
+
+/// A process's peak resident memory in KiB, where /proc says it.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
