@@ -340,8 +340,8 @@ so that runs a \"month\" apart show what changed. Epoch 0 gives the usual answer
 later epoch starts from the previous one's and, of the numbers with a record, reassigns \
 about 5% (their tenure drops to 03), retires 5% (to 99), brings back 10% of those at 99 (to \
 a bucket), ports 5% to another carrier and moves 5% to another city, at most one change \
-per number per epoch, decided by hashing the number with the epoch. At most 1000.\n\
-Example: tenure sandbox --listen 127.0.0.1:8080 --epoch 1"
+per number per epoch, decided by hashing the number with the epoch. At most 1000.\n\n\
+Example: tenure sandbox --listen 127.0.0.1:0 --epoch 1"
     )]
     pub epoch: u64,
 

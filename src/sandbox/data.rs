@@ -1,7 +1,8 @@
-//! The simulator's deterministic answers: what the API "knows" about a
-//! number, derived from the MD5 of its 11 ASCII digits and nothing else (not
-//! the seed, not the key, not the endpoint), so any test can predict it with
-//! [`answer_for`].
+//! The simulator's deterministic answers at epoch 0: what the API "knows"
+//! about a number, derived from the MD5 of its 11 ASCII digits and nothing
+//! else (not the seed, not the key, not the endpoint), so any test can
+//! predict it with [`answer_for`]. The tenure codes and their `desc` are the
+//! sandbox's own copy of DESIGN §1's table ([`TENURE`]), not the client's.
 //!
 //! Pure: no I/O. The rules, with `d` the 16-byte MD5 digest of the number and
 //! `u32(a..b)` the big-endian integer of bytes `a..b`:
