@@ -30,35 +30,33 @@ fn echo_repeats_the_raw_request_in_the_reason() {
     assert_eq!((stats.billed, stats.codes["echo"]), (0, 2));
 }
 
-/// Issue 10: the `huge` step sends 1 GiB of `a`, streamed: the sandbox's
-/// peak memory stays far below the body, and a client that stops reading
-/// early leaves it serving.
+/// Issue 10: the `huge` step announces 1 GiB of `a` and streams it: after
+/// 8 MiB have arrived the sandbox's peak memory is still far below what
+/// holding the body would take, and a client that hangs up early leaves it
+/// serving. (Only part is read, to spare the CPU that this suite's timing
+/// tests share; the body's exact length is `server`'s unit test.)
 #[test]
 fn huge_streams_a_gibibyte_without_holding_it() {
     let served = Served::start(&["--script", "13800138000=huge,huge,ok"]);
     let form = [("key", DEFAULT_KEY), ("mobile", "13800138000")];
+    let mut buffer = vec![0u8; 1 << 20];
 
     let mut response = served.post(QUERY, &form).expect("a huge answer starts");
     assert_eq!(response.status(), 200);
     assert_eq!(response.content_length(), Some(sandbox::HUGE_BODY_BYTES));
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let read = response.read(&mut buffer).expect("the body streams");
-        if read == 0 {
-            break;
-        }
-        assert!(buffer[..read].iter().all(|&b| b == b'a'), "only a's");
-        total += read as u64;
+    for _ in 0..8 {
+        response
+            .read_exact(&mut buffer)
+            .expect("the body streams on");
+        assert!(buffer.iter().all(|&b| b == b'a'), "only a's");
     }
-    assert_eq!(total, sandbox::HUGE_BODY_BYTES);
-    // Where /proc exists (Linux): about 11 MiB is seen; 1 GiB held would be
-    // far above.
+    // Where /proc exists (Linux): about 11 MiB is seen; a body held whole
+    // would be over 1 GiB.
     if let Some(peak) = peak_rss_kib(served.child.id()) {
         assert!(peak < 64 * 1024, "the sandbox peaked at {peak} KiB");
     }
+    drop(response);
 
-    // The second: read a little, then hang up.
     let mut response = served.post(QUERY, &form).expect("a huge answer starts");
     response
         .read_exact(&mut buffer[..4096])
