@@ -1,7 +1,8 @@
-//! The simulator's deterministic answers: what the API "knows" about a
-//! number, derived from the MD5 of its 11 ASCII digits and nothing else (not
-//! the seed, not the key, not the endpoint), so any test can predict it with
-//! [`answer_for`].
+//! The simulator's deterministic answers at epoch 0: what the API "knows"
+//! about a number, derived from the MD5 of its 11 ASCII digits and nothing
+//! else (not the seed, not the key, not the endpoint), so any test can
+//! predict it with [`answer_for`]. The tenure codes and their `desc` are the
+//! sandbox's own copy of DESIGN §1's table ([`TENURE`]), not the client's.
 //!
 //! Pure: no I/O. The rules, with `d` the 16-byte MD5 digest of the number and
 //! `u32(a..b)` the big-endian integer of bytes `a..b`:
@@ -21,12 +22,13 @@
 //!   `99` for 95–99 (5%); `desc` is the document's for the code.
 //! - **Province and city**: `REGIONS[u32(8..12) % REGIONS.len()]`, a table
 //!   of 41 real pairs covering every province-level region but 港澳台.
-//! - **orderid** (`queryEncry` only): `JH` then the whole digest as a
-//!   big-endian integer modulo 10^24, in 24 zero-padded digits.
+//! - **Over time**: [`answer_at`](super::answer_at) moves answers on from
+//!   these, epoch by epoch (see the `epoch` module); epoch 0 is this.
+//!
+//! The `queryEncry` `orderid` is not part of the answer: each billed query
+//! gets its own (see `decide`).
 
 use md5::{Digest, Md5};
-
-use crate::api::{Tenure, tenure_desc};
 
 /// A successful answer as the simulator gives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,55 +43,68 @@ pub struct SimTenure {
     pub city: &'static str,
     /// The carrier: `移动`, `联通`, `电信`, `广电` or `虚拟运营商`.
     pub isp: &'static str,
-    /// The `queryEncry` serial number: `JH` and 24 digits.
-    pub orderid: String,
 }
 
-impl SimTenure {
-    /// The answer as the client's contract reads it (the `result` fields
-    /// the tool keeps).
-    pub fn tenure(&self) -> Tenure {
-        Tenure {
-            code: self.code.to_owned(),
-            desc: self.desc.to_owned(),
-            province: self.province.to_owned(),
-            city: self.city.to_owned(),
-            isp: self.isp.to_owned(),
+/// The simulator's answer for a plaintext number at epoch 0: its tenure, or
+/// the `error_code` it gets instead (`224804` for what is not a valid
+/// number, `224801` for one without a record). The same as
+/// [`answer_at`](super::answer_at)`(number, 0)`. Faults, scripts, key, quota
+/// and rate limit come on top of this; see the module doc for the rules.
+pub fn answer_for(number: &str) -> Result<SimTenure, i64> {
+    facts(number).map(Facts::answer)
+}
+
+/// What the simulator knows of a number with a record, in the form the
+/// epochs change it: indexes into this module's tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// Index into [`TENURE`].
+    pub tenure: usize,
+    /// Index into [`REGIONS`].
+    pub region: usize,
+    /// The carrier's name.
+    pub isp: &'static str,
+}
+
+impl Facts {
+    /// The answer these facts give.
+    pub fn answer(self) -> SimTenure {
+        let (code, desc) = TENURE[self.tenure];
+        let (province, city) = REGIONS[self.region];
+        SimTenure {
+            code,
+            desc,
+            province,
+            city,
+            isp: self.isp,
         }
     }
 }
 
-/// The simulator's answer for a plaintext number: its tenure, or the
-/// `error_code` it gets instead (`224804` for what is not a valid number,
-/// `224801` for one without a record). Faults, scripts, key, quota and rate
-/// limit come on top of this; see the module doc for the rules.
-pub fn answer_for(number: &str) -> Result<SimTenure, i64> {
+/// The epoch-0 facts of a number, or the `error_code` it gets instead.
+pub(crate) fn facts(number: &str) -> Result<Facts, i64> {
     if !is_valid_number(number) {
         return Err(224804);
     }
     let isp = carrier(&number[..3]).ok_or(224801_i64)?;
     let digest: [u8; 16] = Md5::digest(number.as_bytes()).into();
-    let word = |at: usize| {
-        let bytes: [u8; 4] = digest[at..at + 4]
-            .try_into()
-            .expect("a 4-byte slice of a 16-byte digest");
-        u32::from_be_bytes(bytes)
-    };
-    if word(0) % 100 < NO_RECORD_PERCENT {
+    if word(&digest, 0) % 100 < NO_RECORD_PERCENT {
         return Err(224801);
     }
-    let code = tenure_code(word(4) % 100);
-    // Lossless: usize is at least 32 bits on every target Rust std supports here.
-    let (province, city) = REGIONS[word(8) as usize % REGIONS.len()];
-    let orderid = format!("JH{:024}", u128::from_be_bytes(digest) % 10u128.pow(24));
-    Ok(SimTenure {
-        code,
-        desc: tenure_desc(code).expect("every code the simulator picks is in TENURE_CODES"),
-        province,
-        city,
+    Ok(Facts {
+        tenure: tenure_index(word(&digest, 4) % 100),
+        // Lossless: usize is at least 32 bits on every target Rust std supports here.
+        region: word(&digest, 8) as usize % REGIONS.len(),
         isp,
-        orderid,
     })
+}
+
+/// `u32(at..at + 4)` of a digest, big-endian.
+pub(crate) fn word(digest: &[u8; 16], at: usize) -> u32 {
+    let bytes: [u8; 4] = digest[at..at + 4]
+        .try_into()
+        .expect("callers take 4 bytes at 0, 4, 8 or 12 of a 16-byte digest");
+    u32::from_be_bytes(bytes)
 }
 
 /// Whether `s` is exactly a mainland mobile number: `^1[3-9]\d{9}$`.
@@ -104,15 +119,30 @@ pub fn is_valid_number(s: &str) -> bool {
 /// The share of allocated numbers, in percent, that have no record.
 const NO_RECORD_PERCENT: u32 = 2;
 
-/// The tenure code for a draw in `0..100`.
-fn tenure_code(percentile: u32) -> &'static str {
+/// The tenure codes and the document's `desc` for each, lowest bucket
+/// first, `99` last: the sandbox's own copy of DESIGN §1's table.
+pub(crate) const TENURE: [(&str, &str); 6] = [
+    ("03", "(0,3]"),
+    ("04", "(3,6]"),
+    ("1", "(6,12]"),
+    ("2", "(12,24]"),
+    ("3", "(24,+)"),
+    ("99", "T-1月前已离网/手机状态异常"),
+];
+
+/// The index in [`TENURE`] of `99`.
+pub(crate) const LEFT: usize = 5;
+
+/// The index in [`TENURE`] for a draw in `0..100`: `03` for 0–4, `04` for
+/// 5–9, `1` for 10–19, `2` for 20–34, `3` for 35–94, `99` for 95–99.
+pub(crate) fn tenure_index(percentile: u32) -> usize {
     match percentile {
-        0..=4 => "03",
-        5..=9 => "04",
-        10..=19 => "1",
-        20..=34 => "2",
-        35..=94 => "3",
-        _ => "99",
+        0..=4 => 0,
+        5..=9 => 1,
+        10..=19 => 2,
+        20..=34 => 3,
+        35..=94 => 4,
+        _ => LEFT,
     }
 }
 
@@ -142,7 +172,7 @@ fn carrier(segment: &str) -> Option<&'static str> {
 }
 
 /// Real (province, city) pairs, as the API writes them: no 省/市 suffix.
-const REGIONS: [(&str, &str); 41] = [
+pub(crate) const REGIONS: [(&str, &str); 41] = [
     ("北京", "北京"),
     ("上海", "上海"),
     ("天津", "天津"),
@@ -196,68 +226,47 @@ mod tests {
     /// answers, so a change of the rules must show up here first.
     #[test]
     fn known_numbers_answer_as_pinned() {
+        let left = "T-1月前已离网/手机状态异常";
         let pinned = [
-            (
-                "13800138000",
-                "99",
-                "江西",
-                "南昌",
-                "移动",
-                "JH359588793034064240373934",
-            ),
-            (
-                "18912345678",
-                "2",
-                "浙江",
-                "杭州",
-                "电信",
-                "JH019977086009407450324254",
-            ),
-            (
-                "15012345678",
-                "3",
-                "云南",
-                "昆明",
-                "移动",
-                "JH305402788051288334236337",
-            ),
-            (
-                "18600000000",
-                "2",
-                "河南",
-                "郑州",
-                "联通",
-                "JH130190092498619008050221",
-            ),
-            (
-                "17000000001",
-                "99",
-                "贵州",
-                "贵阳",
-                "虚拟运营商",
-                "JH215976896288797432754087",
-            ),
+            ("13800138000", "99", left, "江西", "南昌", "移动"),
+            ("18912345678", "2", "(12,24]", "浙江", "杭州", "电信"),
+            ("15012345678", "3", "(24,+)", "云南", "昆明", "移动"),
+            ("18600000000", "2", "(12,24]", "河南", "郑州", "联通"),
+            ("17000000001", "99", left, "贵州", "贵阳", "虚拟运营商"),
         ];
-        for (number, code, province, city, isp, orderid) in pinned {
+        for (number, code, desc, province, city, isp) in pinned {
             let answer = answer_for(number).expect("a pinned number has a record");
-            assert_eq!(
-                (
-                    answer.code,
-                    answer.province,
-                    answer.city,
-                    answer.isp,
-                    answer.orderid.as_str()
-                ),
-                (code, province, city, isp, orderid),
-                "{number}"
-            );
-            assert_eq!(Some(answer.desc), tenure_desc(code));
+            let expected = SimTenure {
+                code,
+                desc,
+                province,
+                city,
+                isp,
+            };
+            assert_eq!(answer, expected, "{number}");
         }
         assert_eq!(
             answer_for("13800000041"),
             Err(224801),
             "in the 2% without a record"
         );
+    }
+
+    #[test]
+    fn every_code_has_the_documented_desc() {
+        let descs: Vec<(&str, &str)> = TENURE.to_vec();
+        assert_eq!(
+            descs,
+            [
+                ("03", "(0,3]"),
+                ("04", "(3,6]"),
+                ("1", "(6,12]"),
+                ("2", "(12,24]"),
+                ("3", "(24,+)"),
+                ("99", "T-1月前已离网/手机状态异常"),
+            ]
+        );
+        assert_eq!(TENURE[LEFT].0, "99");
     }
 
     #[test]
@@ -304,17 +313,6 @@ mod tests {
             "１３８００１３８０００",
         ] {
             assert_eq!(answer_for(bad), Err(224804), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn orderid_is_jh_and_24_digits() {
-        for number in generated("150").take(200) {
-            if let Ok(answer) = answer_for(&number) {
-                assert_eq!(answer.orderid.len(), 26, "{}", answer.orderid);
-                assert!(answer.orderid.starts_with("JH"));
-                assert!(answer.orderid[2..].bytes().all(|b| b.is_ascii_digit()));
-            }
         }
     }
 

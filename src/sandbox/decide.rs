@@ -2,27 +2,34 @@
 //! key (`10001`), the rate limit (`10011`), the quota (`10012`), the number
 //! (decrypted for `queryEncry`; `224804` when it is not a valid one), the
 //! number's script step, a seeded random fault, else the deterministic
-//! answer of [`data`](super::data).
+//! answer at the configured epoch ([`answer_at`]).
 //!
-//! Pure: a function of the configuration, the counts so far and the request.
+//! Pure: a function of the configuration, the ledger so far and the request.
 //! Random faults are drawn from MD5(seed, number, attempt), so a run is
-//! reproducible whatever order concurrent requests arrive in.
+//! reproducible whatever order concurrent requests arrive in. The one thing
+//! that is not reproducible on purpose is the `orderid` of a billed
+//! `queryEncry` answer: like the real API's, each billed query gets its own,
+//! never seen before (see [`Ledger::orderid`]); the plain endpoint has none.
 
 use md5::{Digest, Md5};
 
-use super::config::{SandboxConfig, Step};
-use super::data;
+use super::cipher::Decryptor;
+use super::config::SandboxConfig;
 use super::envelope;
-use super::stats::{Stats, Tally};
-use crate::api::Endpoint;
-use crate::crypto::Cipher;
+use super::epoch::answer_at;
+use super::route::Route;
+use super::script::Step;
+use super::stats::{Counted, Ledger};
 
 /// The parameters of an API request that matter.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Query<'a> {
-    pub endpoint: Endpoint,
+    pub route: Route,
     pub key: Option<&'a str>,
     pub mobile: Option<&'a str>,
+    /// The request as a proxy would echo it: the raw body, or the query
+    /// string when the body is empty.
+    pub raw: &'a str,
 }
 
 /// What the server sends back.
@@ -37,31 +44,36 @@ pub(crate) enum Reply {
         content_type: &'static str,
         body: String,
     },
+    /// HTTP 200 with [`HUGE_BODY_BYTES`](super::script::HUGE_BODY_BYTES) of
+    /// `a`, streamed.
+    Huge,
     /// No answer: close the connection.
     Drop,
 }
 
-/// Decides the reply to a request and how to count it. `stats` are the
+/// Decides the reply to a request and how to count it. `ledger` holds the
 /// counts before this request; `rate_limited` comes from its arrival.
 pub(crate) fn decide(
     config: &SandboxConfig,
-    cipher: &Cipher,
-    stats: &Stats,
+    decryptor: &Decryptor,
+    ledger: &Ledger,
     query: &Query<'_>,
     rate_limited: bool,
-) -> (Reply, Tally) {
-    let plaintext_on_encrypted = query.endpoint == Endpoint::Encrypted
+) -> (Reply, Counted) {
+    let stats = ledger.stats();
+    let plaintext_on_encrypted = query.route == Route::QueryEncry
         && query
             .mobile
             .is_some_and(|m| m.len() == 11 && m.bytes().all(|b| b.is_ascii_digit()));
     let refuse = |code: i64| {
-        let tally = Tally {
+        let counted = Counted {
             code: code.to_string(),
             number: None,
             billed: false,
             plaintext_on_encrypted,
+            orderid: None,
         };
-        (Reply::Json(envelope::error(code)), tally)
+        (Reply::Json(envelope::error(code)), counted)
     };
 
     if query.key != Some(config.key.as_str()) {
@@ -73,15 +85,15 @@ pub(crate) fn decide(
     if config.quota.is_some_and(|quota| stats.billed >= quota) {
         return refuse(10012);
     }
-    let number = match (query.endpoint, query.mobile) {
+    let number = match (query.route, query.mobile) {
         (_, None) => return refuse(224804),
-        (Endpoint::Plain, Some(mobile)) => mobile.to_owned(),
-        (Endpoint::Encrypted, Some(mobile)) => match cipher.decrypt(mobile) {
+        (Route::Query, Some(mobile)) => mobile.to_owned(),
+        (Route::QueryEncry, Some(mobile)) => match decryptor.decrypt(mobile) {
             Some(number) => number,
             None => return refuse(224804),
         },
     };
-    if !data::is_valid_number(&number) {
+    if !super::is_valid_number(&number) {
         return refuse(224804);
     }
 
@@ -94,27 +106,51 @@ pub(crate) fn decide(
         .or_else(|| draw.fault(config))
         .unwrap_or(Step::Ok);
 
-    let (reply, code) = match step {
-        Step::Ok | Step::Api(0) => {
-            let (body, code) = envelope::normal(query.endpoint, &number);
-            (Reply::Json(body), code.to_string())
+    // The number's answer: its body, its `codes` key and, for a billed
+    // queryEncry answer, its orderid.
+    let normal = || match answer_at(&number, config.epoch) {
+        Ok(answer) => {
+            let orderid = (query.route == Route::QueryEncry)
+                .then(|| ledger.orderid(&number, config.epoch, attempt));
+            let body = envelope::success(
+                query.route,
+                &number,
+                &answer,
+                orderid.as_deref().unwrap_or_default(),
+            );
+            (body, "0".to_owned(), orderid)
         }
-        Step::Api(code) => (Reply::Json(envelope::error(code)), code.to_string()),
-        Step::Http(status) => (Reply::Http(status), format!("http_{status}")),
-        Step::Drop => (Reply::Drop, "drop".to_owned()),
-        Step::Garbage => {
-            let (normal_body, _) = envelope::normal(query.endpoint, &number);
-            let (content_type, body) = envelope::garbage(&normal_body, draw.pick);
-            (Reply::Garbage { content_type, body }, "garbage".to_owned())
-        }
+        Err(code) => (envelope::error(code), code.to_string(), None),
     };
-    let tally = Tally {
+    let (reply, code, orderid) = match step {
+        Step::Ok | Step::Api(0) => {
+            let (body, code, orderid) = normal();
+            (Reply::Json(body), code, orderid)
+        }
+        Step::Api(code) => (Reply::Json(envelope::error(code)), code.to_string(), None),
+        Step::Http(status) => (Reply::Http(status), format!("http_{status}"), None),
+        Step::Drop => (Reply::Drop, "drop".to_owned(), None),
+        Step::Garbage => {
+            let (normal_body, _, _) = normal();
+            let (content_type, body) = envelope::garbage(&normal_body, draw.pick);
+            let reply = Reply::Garbage { content_type, body };
+            (reply, "garbage".to_owned(), None)
+        }
+        Step::Echo => (
+            Reply::Json(envelope::echo(query.raw)),
+            "echo".to_owned(),
+            None,
+        ),
+        Step::Huge => (Reply::Huge, "huge".to_owned(), None),
+    };
+    let counted = Counted {
         billed: code == "0",
         code,
         number: Some(number),
         plaintext_on_encrypted,
+        orderid,
     };
-    (reply, tally)
+    (reply, counted)
 }
 
 /// The random numbers of one attempt at one number.
@@ -163,53 +199,43 @@ impl Draw {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::config::parse_script;
-    use crate::sandbox::stats::Ledger;
-    use crate::secret::Secret;
+    use crate::sandbox::cipher;
+    use crate::sandbox::script::parse_script;
+    use serde_json::Value;
     use std::time::Instant;
 
     /// Asks `query` with the right key, counting as the server does.
     struct Harness {
         config: SandboxConfig,
-        cipher: Cipher,
+        decryptor: Decryptor,
         ledger: Ledger,
     }
 
     impl Harness {
         fn new(config: SandboxConfig) -> Self {
-            let cipher = Cipher::new(&Secret::new(config.openid.clone()));
             Harness {
-                ledger: Ledger::new(Instant::now(), config.seed),
+                decryptor: Decryptor::for_openid(&config.openid),
+                ledger: Ledger::new(Instant::now(), config.seed, 7),
                 config,
-                cipher,
             }
         }
 
-        fn ask_with(
-            &mut self,
-            endpoint: Endpoint,
-            key: Option<&str>,
-            mobile: Option<&str>,
-        ) -> Reply {
+        fn ask_with(&mut self, route: Route, key: Option<&str>, mobile: Option<&str>) -> Reply {
             let query = Query {
-                endpoint,
+                route,
                 key,
                 mobile,
+                raw: "key=...&mobile=...",
             };
-            let (reply, tally) = decide(
-                &self.config,
-                &self.cipher,
-                self.ledger.stats(),
-                &query,
-                false,
-            );
-            self.ledger.record(&tally);
+            let (reply, counted) =
+                decide(&self.config, &self.decryptor, &self.ledger, &query, false);
+            self.ledger.record(&counted);
             reply
         }
 
         fn ask(&mut self, number: &str) -> Reply {
             let key = self.config.key.clone();
-            self.ask_with(Endpoint::Plain, Some(&key), Some(number))
+            self.ask_with(Route::Query, Some(&key), Some(number))
         }
     }
 
@@ -218,50 +244,86 @@ mod tests {
     }
 
     fn normal(number: &str) -> Reply {
-        Reply::Json(envelope::normal(Endpoint::Plain, number).0)
+        let answer = answer_at(number, 0).expect("the test number has a record");
+        Reply::Json(envelope::success(Route::Query, number, &answer, ""))
+    }
+
+    fn json(reply: &Reply) -> Value {
+        match reply {
+            Reply::Json(body) => serde_json::from_str(body).expect("the envelope is JSON"),
+            other => panic!("not an envelope: {other:?}"),
+        }
     }
 
     #[test]
     fn checks_key_then_number() {
         let mut sandbox = Harness::new(SandboxConfig::default());
         assert_eq!(
-            sandbox.ask_with(Endpoint::Plain, None, Some("13800138000")),
+            sandbox.ask_with(Route::Query, None, Some("13800138000")),
             api(10001)
         );
         assert_eq!(
-            sandbox.ask_with(Endpoint::Plain, Some("nope"), Some("x")),
+            sandbox.ask_with(Route::Query, Some("nope"), Some("x")),
             api(10001)
         );
         assert_eq!(sandbox.ask("1380013800"), api(224804));
         assert_eq!(
-            sandbox.ask_with(Endpoint::Plain, Some("sandbox-key"), None),
+            sandbox.ask_with(Route::Query, Some("sandbox-key"), None),
             api(224804)
         );
         assert_eq!(sandbox.ask("13800138000"), normal("13800138000"));
         let stats = sandbox.ledger.stats();
         assert_eq!((stats.billed, stats.numbers.len()), (1, 1));
+        assert!(
+            stats.orderids.is_empty(),
+            "the plain endpoint has no orderid"
+        );
     }
 
     #[test]
-    fn decrypts_query_encry() {
+    fn decrypts_query_encry_and_gives_each_billed_answer_its_orderid() {
         let mut sandbox = Harness::new(SandboxConfig::default());
-        let ciphertext = sandbox.cipher.encrypt("13800138000");
-        let reply = sandbox.ask_with(Endpoint::Encrypted, Some("sandbox-key"), Some(&ciphertext));
-        assert_eq!(
-            reply,
-            Reply::Json(envelope::normal(Endpoint::Encrypted, "13800138000").0)
-        );
-        let reply = sandbox.ask_with(
-            Endpoint::Encrypted,
-            Some("sandbox-key"),
-            Some("13800138000"),
-        );
+        let ciphertext = cipher::encrypt(&sandbox.config.openid, "13800138000");
+        let answers: Vec<Value> = (0..2)
+            .map(|_| {
+                json(&sandbox.ask_with(Route::QueryEncry, Some("sandbox-key"), Some(&ciphertext)))
+            })
+            .collect();
+        let answer = answer_at("13800138000", 0).expect("13800138000 has a record");
+        for got in &answers {
+            assert_eq!(got["error_code"], 0);
+            assert_eq!(got["result"]["code"], answer.code);
+            assert_eq!(got["result"]["city"], answer.city);
+        }
+        let issued = &sandbox.ledger.stats().orderids["13800138000"];
+        assert_eq!(issued.len(), 2);
+        assert_eq!(answers[0]["result"]["orderid"], issued[0].as_str());
+        assert_eq!(answers[1]["result"]["orderid"], issued[1].as_str());
+        assert_ne!(issued[0], issued[1], "each billed query has its own");
+
+        let reply = sandbox.ask_with(Route::QueryEncry, Some("sandbox-key"), Some("13800138000"));
         assert_eq!(reply, api(224804));
-        let other = Cipher::new(&Secret::new("someone-else".to_owned())).encrypt("13800138000");
-        let reply = sandbox.ask_with(Endpoint::Encrypted, Some("sandbox-key"), Some(&other));
+        let other = cipher::encrypt("someone-else", "13800138000");
+        let reply = sandbox.ask_with(Route::QueryEncry, Some("sandbox-key"), Some(&other));
         assert_eq!(reply, api(224804));
         let stats = sandbox.ledger.stats();
-        assert_eq!((stats.billed, stats.plaintext_on_encrypted), (1, 1));
+        assert_eq!((stats.billed, stats.plaintext_on_encrypted), (2, 1));
+    }
+
+    #[test]
+    fn answers_at_the_configured_epoch() {
+        // A number whose answer moves between epochs 0 and 3.
+        let number = (0..)
+            .map(|i| format!("1380000{i:04}"))
+            .find(|n| answer_at(n, 0).is_ok() && answer_at(n, 0) != answer_at(n, 3))
+            .expect("some number changes within three epochs");
+        let mut sandbox = Harness::new(SandboxConfig {
+            epoch: 3,
+            ..SandboxConfig::default()
+        });
+        let moved = answer_at(&number, 3).expect("a record stays a record");
+        let expected = envelope::success(Route::Query, &number, &moved, "");
+        assert_eq!(sandbox.ask(&number), Reply::Json(expected));
     }
 
     #[test]
@@ -280,28 +342,36 @@ mod tests {
 
     #[test]
     fn scripts_run_then_the_normal_answer_returns() {
-        let script = "13900139000=http_500,drop,garbage,224801,ok";
+        let script = "13900139000=http_500,drop,garbage,224801,echo,huge,ok";
         let mut sandbox = Harness::new(SandboxConfig {
             p_retry: 1.0,
             scripts: [parse_script(script).expect("valid script")].into(),
             ..SandboxConfig::default()
         });
-        let replies: Vec<Reply> = (0..6).map(|_| sandbox.ask("13900139000")).collect();
+        let replies: Vec<Reply> = (0..8).map(|_| sandbox.ask("13900139000")).collect();
         assert_eq!(replies[0], Reply::Http(500));
         assert_eq!(replies[1], Reply::Drop);
         assert!(matches!(replies[2], Reply::Garbage { .. }));
         assert_eq!(replies[3], api(224801));
         assert_eq!(
-            replies[4],
+            json(&replies[4]),
+            serde_json::json!({"reason": "key=...&mobile=...", "result": null, "error_code": 224808})
+        );
+        assert_eq!(replies[5], Reply::Huge);
+        assert_eq!(
+            replies[6],
             normal("13900139000"),
             "the script overrides p_retry"
         );
-        assert_eq!(replies[5], api(224805), "then p_retry = 1 applies again");
-        let codes = &sandbox.ledger.stats().codes;
+        assert_eq!(replies[7], api(224805), "then p_retry = 1 applies again");
+        let stats = sandbox.ledger.stats();
         assert_eq!(
-            codes.keys().collect::<Vec<_>>(),
-            ["0", "224801", "224805", "drop", "garbage", "http_500"]
+            stats.codes.keys().collect::<Vec<_>>(),
+            [
+                "0", "224801", "224805", "drop", "echo", "garbage", "http_500", "huge"
+            ]
         );
+        assert_eq!(stats.billed, 1, "echo and huge are not billed");
     }
 
     #[test]

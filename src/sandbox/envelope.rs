@@ -1,14 +1,15 @@
 //! The bodies the simulator sends: the vendor's JSON envelope for successes
 //! and errors, with the document's Chinese reasons and field order, and the
-//! HTML and broken bodies of the faults.
+//! HTML, broken and echoing bodies of the faults (the `huge` body is
+//! streamed by the server).
 //!
 //! Pure: strings in, strings out; the server decides the HTTP status and
 //! headers around them.
 
 use serde::Serialize;
 
-use super::data::{self, SimTenure};
-use crate::api::Endpoint;
+use super::data::SimTenure;
+use super::route::Route;
 
 /// The document's reason for an `error_code`, or `None` for a code it does
 /// not list.
@@ -83,11 +84,12 @@ fn to_json<R: Serialize>(envelope: &Envelope<'_, R>) -> String {
     serde_json::to_string(envelope).expect("an envelope of strings and integers always serialises")
 }
 
-/// The billed answer for a number on an endpoint. `queryEncry` says
-/// `"成功 "` with the trailing space of the document's example.
-pub(crate) fn success(endpoint: Endpoint, number: &str, answer: &SimTenure) -> String {
-    match endpoint {
-        Endpoint::Plain => to_json(&Envelope {
+/// The billed answer for a number on a route. `queryEncry` says `"成功 "`
+/// with the trailing space of the document's example, and carries
+/// `orderid` (which the plain route ignores).
+pub(crate) fn success(route: Route, number: &str, answer: &SimTenure, orderid: &str) -> String {
+    match route {
+        Route::Query => to_json(&Envelope {
             reason: "成功",
             result: Some(PlainResult {
                 idnum: "",
@@ -103,7 +105,7 @@ pub(crate) fn success(endpoint: Endpoint, number: &str, answer: &SimTenure) -> S
             error_code: 0,
             resultcode: None,
         }),
-        Endpoint::Encrypted => to_json(&Envelope {
+        Route::QueryEncry => to_json(&Envelope {
             reason: "成功 ",
             result: Some(EncryptedResult {
                 code: answer.code,
@@ -111,7 +113,7 @@ pub(crate) fn success(endpoint: Endpoint, number: &str, answer: &SimTenure) -> S
                 province: answer.province,
                 city: answer.city,
                 isp: answer.isp,
-                orderid: &answer.orderid,
+                orderid,
             }),
             error_code: 0,
             resultcode: None,
@@ -131,12 +133,15 @@ pub(crate) fn error(code: i64) -> String {
     })
 }
 
-/// The number's normal answer on an endpoint: its body and `error_code`.
-pub(crate) fn normal(endpoint: Endpoint, number: &str) -> (String, i64) {
-    match data::answer_for(number) {
-        Ok(answer) => (success(endpoint, number, &answer), 0),
-        Err(code) => (error(code), code),
-    }
+/// The answer of a misconfigured proxy: `224808` whose `reason` is the
+/// request it received, secrets and all.
+pub(crate) fn echo(request: &str) -> String {
+    to_json(&Envelope::<()> {
+        reason: request,
+        result: None,
+        error_code: 224808,
+        resultcode: None,
+    })
 }
 
 /// A body that is not the JSON envelope, one of three kinds by `pick`: an
@@ -175,22 +180,26 @@ pub(crate) fn http_error_page(status: u16, phrase: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::answer_for;
     use serde_json::{Value, json};
 
     fn parsed(body: &str) -> Value {
         serde_json::from_str(body).expect("the envelope is JSON")
     }
 
+    const ORDERID: &str = "JH248118112011355227447293";
+
     #[test]
     fn success_bodies_mimic_the_document() {
-        let answer = data::answer_for("13800138000").expect("13800138000 has a record");
-        let plain = success(Endpoint::Plain, "13800138000", &answer);
+        let answer = answer_for("13800138000").expect("13800138000 has a record");
+        let plain = success(Route::Query, "13800138000", &answer, ORDERID);
         assert!(plain.starts_with(r#"{"reason":"成功","result":{"idnum":"","name":"","mobile":"13800138000","res":1,"code":"#), "{plain}");
         assert!(plain.ends_with(r#""},"error_code":0}"#), "{plain}");
+        assert!(!plain.contains("orderid"), "{plain}");
         assert_eq!(parsed(&plain)["result"]["isp"], answer.isp);
-        let encrypted = parsed(&success(Endpoint::Encrypted, "13800138000", &answer));
+        let encrypted = parsed(&success(Route::QueryEncry, "13800138000", &answer, ORDERID));
         assert_eq!(encrypted["reason"], "成功 ");
-        assert_eq!(encrypted["result"]["orderid"], answer.orderid.as_str());
+        assert_eq!(encrypted["result"]["orderid"], ORDERID);
         assert_eq!(encrypted["result"]["code"], answer.code);
         assert_eq!(
             encrypted["result"].get("mobile"),
@@ -217,8 +226,18 @@ mod tests {
     }
 
     #[test]
+    fn echo_repeats_the_request_verbatim() {
+        let request = "key=sandbox-key&mobile=13800138000&x=\"quoted\"";
+        assert_eq!(
+            parsed(&echo(request)),
+            json!({"reason": request, "result": null, "error_code": 224808})
+        );
+    }
+
+    #[test]
     fn garbage_is_never_json() {
-        let (normal_body, _) = normal(Endpoint::Plain, "13800138000");
+        let answer = answer_for("13800138000").expect("13800138000 has a record");
+        let normal_body = success(Route::Query, "13800138000", &answer, ORDERID);
         for pick in 0..3 {
             let (_, body) = garbage(&normal_body, pick);
             assert!(serde_json::from_str::<Value>(&body).is_err(), "{body:?}");

@@ -4,24 +4,36 @@
 //!
 //! It serves both endpoints (GET or POST, parameters from the query string
 //! or a form body), checks the key, decrypts `queryEncry`, answers
-//! deterministically from the number ([`answer_for`]), and on request adds
-//! latency, transient `224805`s, HTTP 500/503, dropped connections, garbage
-//! bodies, a quota that runs out, a rate limit and per-number [`Script`]s.
-//! It counts what it billed ([`Stats`], also at `GET /__stats`), so tests can
-//! assert that nothing was paid twice.
+//! deterministically from the number ([`answer_for`]) and, with an epoch,
+//! from the number and the epoch ([`answer_at`]: answers that change over
+//! time, as DESIGN §7's risk signals need), and on request adds latency,
+//! transient `224805`s, HTTP 500/503, dropped connections, garbage bodies,
+//! a quota that runs out, a rate limit and per-number [`Script`]s (among
+//! them the hostile `echo` and `huge`). It counts what it billed and how
+//! fast requests came ([`Stats`], also at `GET /__stats`), so tests can
+//! assert that nothing was paid twice and no second saw too many requests.
 //!
-//! The files: `config` (what it is told), `data` (the deterministic
-//! answers), `envelope` (the bodies), `decide` (what one request gets),
+//! It shares no code path with the client it referees: its own decryption
+//! (`cipher`), its own paths (`route`), its own tenure table (`data`). A
+//! mistake made twice would otherwise pass every test.
+//!
+//! The files: `config` (what it is told), `script` (per-number scripts),
+//! `data` (the epoch-0 answers), `epoch` (how answers move on), `cipher`,
+//! `route`, `envelope` (the bodies), `decide` (what one request gets),
 //! `stats` (the counts), `server` (hyper). This file owns the lifecycle: a
 //! background thread with its own single-threaded tokio runtime, stopped
 //! when the [`Sandbox`] is dropped.
 
 #![warn(missing_docs)]
 
+mod cipher;
 mod config;
 mod data;
 mod decide;
 mod envelope;
+mod epoch;
+mod route;
+mod script;
 mod server;
 mod stats;
 
@@ -33,13 +45,15 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-pub use config::{DEFAULT_KEY, DEFAULT_OPENID, SandboxConfig, Script, Step, parse_script};
+pub use config::{DEFAULT_KEY, DEFAULT_OPENID, SandboxConfig, parse_probability};
 pub use data::{SimTenure, answer_for, is_valid_number};
 pub use envelope::reason;
+pub use epoch::{MAX_EPOCH, SimChange, answer_at, change_between};
+pub use route::{QUERY, QUERY_ENCRY};
+pub use script::{HUGE_BODY_BYTES, Script, Step, parse_script};
 pub use stats::{NumberStats, Stats};
 
-use crate::crypto::Cipher;
-use crate::secret::Secret;
+use cipher::Decryptor;
 use server::Shared;
 
 /// A running simulator. Dropping it stops the server and joins its thread.
@@ -54,7 +68,8 @@ impl Sandbox {
     /// Binds `listen` (port 0 picks a free port) and serves on a background
     /// thread running its own tokio runtime. Returns once the socket is
     /// bound, so requests may be sent at once. Fails on a bind error, or
-    /// with `InvalidInput` when a probability is outside `[0, 1]`.
+    /// with `InvalidInput` when a probability is outside `[0, 1]` or the
+    /// epoch beyond [`MAX_EPOCH`].
     pub fn start(config: SandboxConfig, listen: SocketAddr) -> io::Result<Sandbox> {
         config
             .validate()
@@ -71,9 +86,11 @@ impl Sandbox {
             tokio::net::TcpListener::from_std(listener)?
         };
 
+        // A fresh nonce per simulator: no two issue the same orderid.
+        let nonce = fastrand::u64(..);
         let shared = Arc::new(Shared {
-            cipher: Cipher::new(&Secret::new(config.openid.clone())),
-            ledger: Mutex::new(stats::Ledger::new(Instant::now(), config.seed)),
+            decryptor: Decryptor::for_openid(&config.openid),
+            ledger: Mutex::new(stats::Ledger::new(Instant::now(), config.seed, nonce)),
             config,
         });
         let (shutdown, stopped) = oneshot::channel::<()>();

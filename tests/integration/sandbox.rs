@@ -1,7 +1,8 @@
 //! The simulator as a user meets it: the `tenure sandbox` binary on port 0,
 //! asked over real HTTP with a plain client (reqwest blocking, from plain
-//! test threads), its counts read back from `GET /__stats`. One test drives
-//! the library's `Sandbox` in process for its lifecycle.
+//! test threads), its counts read back from `GET /__stats`. Two tests drive
+//! the library's `Sandbox` in process: its lifecycle, and the OpenSSL
+//! vectors through its own decryption.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
@@ -17,6 +18,9 @@ use tenure::secret::Secret;
 
 const QUERY: &str = "/mobileOnline/query";
 const QUERY_ENCRY: &str = "/mobileOnline/queryEncry";
+
+mod hostile;
+mod over_time;
 
 /// Reads a child's pipe to its end on a thread, so the child never blocks
 /// on a full pipe; the thread's result is what it wrote.
@@ -175,18 +179,34 @@ fn expected_plain(number: &str) -> Value {
     }
 }
 
-/// What the sandbox must answer for `number` on `/mobileOnline/queryEncry`.
-fn expected_encrypted(number: &str) -> Value {
+/// What the sandbox must answer for `number` on `/mobileOnline/queryEncry`
+/// with this `orderid` (each billed query has its own: see [`orderid_of`]).
+fn expected_encrypted(number: &str, orderid: &str) -> Value {
     let answer = sandbox::answer_for(number).expect("the test number has a record");
     serde_json::json!({
         "reason": "成功 ",
         "result": {
             "code": answer.code, "desc": answer.desc,
             "province": answer.province, "city": answer.city, "isp": answer.isp,
-            "orderid": answer.orderid,
+            "orderid": orderid,
         },
         "error_code": 0,
     })
+}
+
+/// The `orderid` of a `queryEncry` success, checked to be `JH` and 24
+/// digits, like the document's example.
+fn orderid_of(answer: &Value) -> String {
+    let orderid = answer["result"]["orderid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a queryEncry success carries an orderid: {answer}"));
+    assert_eq!(orderid.len(), 26, "{orderid}");
+    assert!(orderid.starts_with("JH"), "{orderid}");
+    assert!(
+        orderid[2..].bytes().all(|b| b.is_ascii_digit()),
+        "{orderid}"
+    );
+    orderid.to_owned()
 }
 
 fn error_body(code: i64) -> Value {
@@ -245,9 +265,17 @@ fn answers_deterministically_on_both_endpoints_by_get_and_post() {
             &[("key", DEFAULT_KEY), ("mobile", &ciphertext)],
         ),
     ];
+    let mut orderids = Vec::new();
     for answer in encrypted {
-        assert_eq!(json(answer), expected_encrypted(number));
+        let answer = json(answer);
+        let orderid = orderid_of(&answer);
+        assert_eq!(answer, expected_encrypted(number, &orderid));
+        orderids.push(orderid);
     }
+    assert_ne!(
+        orderids[0], orderids[1],
+        "each billed query has its own orderid"
+    );
     // A number without a record.
     assert_eq!(served.ask("13800000041"), error_body(224801));
 
@@ -275,6 +303,11 @@ fn answers_deterministically_on_both_endpoints_by_get_and_post() {
         stats.targets
     );
     assert_eq!(stats.plaintext_on_encrypted, 0);
+    assert_eq!(
+        stats.orderids,
+        [(number.to_owned(), orderids)].into(),
+        "the stats list the orderids given, and only queryEncry's"
+    );
 }
 
 #[test]
@@ -300,10 +333,8 @@ fn checks_the_key_the_number_and_the_ciphertext() {
         10001
     );
 
-    assert_eq!(
-        ask(QUERY_ENCRY, &[("key", "k-123"), ("mobile", &ours)]),
-        expected_encrypted(number)
-    );
+    let answer = ask(QUERY_ENCRY, &[("key", "k-123"), ("mobile", &ours)]);
+    assert_eq!(answer, expected_encrypted(number, &orderid_of(&answer)));
     let refused = [
         ask(QUERY_ENCRY, &[("key", "k-123"), ("mobile", &default)]), // another openid's key
         ask(
@@ -617,13 +648,18 @@ fn the_library_sandbox_serves_until_dropped() {
 
 #[test]
 fn bad_flags_are_usage_errors() {
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["--script", "13800138000=retry"],
             "\"retry\" is not a step",
         ),
         (&["--script", "13800138000"], "no '='"),
         (&["--p-drop", "2"], "p-drop"),
+        (&["--p-500", "1.5"], "--p-500"),
+        (&["--p-224805=-0.1"], "--p-224805"),
+        (&["--p-garbage", "half"], "not a number"),
+        (&["--listen", "localhost"], "--listen"),
+        (&["--epoch", "1001"], "--epoch"),
     ];
     for (args, expected) in cases {
         let output = Command::new(env!("CARGO_BIN_EXE_tenure"))
@@ -637,4 +673,73 @@ fn bad_flags_are_usage_errors() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(output.stdout.is_empty(), "{args:?} never listened");
     }
+}
+
+/// Task for the lead's multi-process tests: `tenure sandbox --listen
+/// 127.0.0.1:0` says its real address on its first stdout line, and that
+/// address answers.
+#[test]
+fn the_first_stdout_line_is_the_real_address() {
+    let served = Served::start(&[]);
+    let addr: SocketAddr = served
+        .url
+        .strip_prefix("http://")
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("{:?} is http:// and an address", served.url));
+    assert!(addr.ip().is_loopback(), "{addr}");
+    assert_ne!(addr.port(), 0, "the real port, not the one asked for");
+    assert!(
+        TcpStream::connect(addr).is_ok(),
+        "{addr} accepts connections"
+    );
+    assert_eq!(served.ask("13800138000"), expected_plain("13800138000"));
+}
+
+/// Issue 9 point 5: the sandbox decrypts with its own code, and each row of
+/// the OpenSSL vectors (`fixtures/vectors/encrypt.csv`) reaches it, as
+/// Base64 form-encoded by the client library and as the vectors' own
+/// percent-encoding in a hand-written body, and is answered for its number.
+#[test]
+fn decrypts_every_openssl_vector() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/vectors/encrypt.csv");
+    let mut reader = csv::Reader::from_path(path).expect("the vectors fixture is committed");
+    let client = client();
+    let mut rows = 0;
+    for row in reader.records() {
+        let row = row.expect("the vectors file is valid CSV");
+        let (openid, number, base64, urlencoded) = (&row[0], &row[1], &row[3], &row[4]);
+        let config = SandboxConfig {
+            openid: openid.to_owned(),
+            ..SandboxConfig::default()
+        };
+        let running = Sandbox::start(config, "127.0.0.1:0".parse().expect("an address"))
+            .expect("port 0 binds");
+        let url = format!("{}{QUERY_ENCRY}", running.url());
+        let by_form = json(
+            client
+                .post(&url)
+                .form(&[("key", DEFAULT_KEY), ("mobile", base64)])
+                .send(),
+        );
+        assert_eq!(
+            by_form,
+            expected_encrypted(number, &orderid_of(&by_form)),
+            "{openid}"
+        );
+        let by_hand = json(
+            client
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("key={DEFAULT_KEY}&mobile={urlencoded}"))
+                .send(),
+        );
+        assert_eq!(
+            by_hand,
+            expected_encrypted(number, &orderid_of(&by_hand)),
+            "{openid}"
+        );
+        assert_eq!(running.stats().billed, 2, "{openid}");
+        rows += 1;
+    }
+    assert_eq!(rows, 8, "every vector was read");
 }
