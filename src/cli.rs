@@ -129,6 +129,19 @@ judged at their first non-ASCII byte). The output is always UTF-8; bytes that ar
 neither stop the run with the line they are on."
     )]
     pub encoding: Encoding,
+
+    /// The most bytes a record may take (the header too); default 1MiB.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "1MiB",
+        value_parser = values::size,
+        long_help = "The most bytes one record (a row, or the header) may take, in bytes or \
+with a unit: 4194304, 512KiB, 4MiB. A longer record stops the run with exit 2, naming the \
+line it starts on: a file with no line ends (or a quote that never closes) would otherwise \
+be read into memory whole. Raise it for rows that really are that long."
+    )]
+    pub max_record_bytes: u64,
 }
 
 /// Which API answers, and where its answers are kept.

@@ -250,6 +250,7 @@ fn input_config(args: &InputArgs) -> Result<InputConfig, Error> {
         delimiter,
         has_headers: !args.no_headers,
         encoding: args.encoding,
+        max_record_bytes: args.max_record_bytes,
     })
 }
 

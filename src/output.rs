@@ -15,9 +15,10 @@ pub struct Output {
     writer: csv::Writer<Sink>,
     /// Reused for the fields built per row.
     scratch: String,
-    /// The header's width: shorter rows are padded to it, so that the seven
-    /// columns line up under their names.
-    width: usize,
+    /// The header's width (without a header, the first row's): shorter rows
+    /// are padded to it, so that the seven columns line up under their
+    /// names. (The input refuses longer rows.)
+    width: Option<usize>,
     destination: Destination,
 }
 
@@ -99,14 +100,14 @@ impl Output {
         Ok(Output {
             writer,
             scratch: String::new(),
-            width: 0,
+            width: None,
             destination,
         })
     }
 
     /// The header row: the input's, then the seven columns.
     pub fn write_headers(&mut self, headers: &ByteRecord) -> Result<(), Error> {
-        self.width = headers.len();
+        self.width = Some(headers.len());
         let mut row = headers.clone();
         for column in COLUMNS {
             row.push_field(column.as_bytes());
@@ -116,7 +117,8 @@ impl Output {
 
     /// One row: its own fields, then the seven.
     pub fn write_row(&mut self, record: &ByteRecord, result: &RowResult) -> Result<(), Error> {
-        let padding = self.width.saturating_sub(record.len());
+        let width = *self.width.get_or_insert(record.len());
+        let padding = width.saturating_sub(record.len());
         let appended = result.fields(&mut self.scratch).map(str::as_bytes);
         let padded = record.iter().chain(std::iter::repeat_n(&b""[..], padding));
         self.writer

@@ -17,14 +17,24 @@ use crate::store::Store;
 /// How many row numbers each invalid reason lists.
 const EXAMPLES: usize = 5;
 
+/// The reason code of a row with more fields than the header.
+const TOO_MANY_FIELDS: &str = "too_many_fields";
+
+/// Why a row would get no answer: a reason code and its sentence.
+struct Invalid {
+    code: &'static str,
+    reason: String,
+}
+
 /// The report of `tenure check`.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub rows: u64,
     pub valid: u64,
     pub invalid: u64,
-    /// By reason code (`too_short`, `scientific_notation`…): the count and
-    /// the first data rows (1-based) that have it.
+    /// By reason code (`too_short`, `scientific_notation`…, and
+    /// `too_many_fields` for a row wider than the header, on which enrich
+    /// stops): the count and the first data rows (1-based) that have it.
     pub invalid_by_reason: BTreeMap<String, InvalidRows>,
     pub distinct: u64,
     /// Valid rows whose number appeared on an earlier row.
@@ -58,9 +68,21 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
     // check is a one-off, offline pass: a set of every distinct number is
     // fine here (16 bytes a number), unlike in enrich.
     let mut seen: HashSet<Number> = HashSet::new();
-    while let Some(record) = input.next_row()? {
+    while let Some(record) = input.next_record()? {
         report.rows += 1;
-        match parse_cell(&record, input.column) {
+        // A row wider than the header stops `enrich`: listed here, with the
+        // invalid numbers, so that all of them can be fixed in one go.
+        let verdict = match input.too_wide(&record) {
+            Some(wide) => Err(Invalid {
+                code: TOO_MANY_FIELDS,
+                reason: format!("{wide}: enrich stops on such a row"),
+            }),
+            None => parse_cell(&record, input.column).map_err(|bad| Invalid {
+                code: bad.code(),
+                reason: bad.to_string(),
+            }),
+        };
+        match verdict {
             Ok(number) => {
                 report.valid += 1;
                 if !seen.insert(number) {
@@ -75,14 +97,14 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
                 report.invalid += 1;
                 let reason = report
                     .invalid_by_reason
-                    .entry(invalid.code().to_owned())
+                    .entry(invalid.code.to_owned())
                     .or_default();
                 reason.count += 1;
                 if reason.rows.len() < EXAMPLES {
                     reason.rows.push(report.rows);
                 }
                 if reason.example.is_empty() {
-                    reason.example = invalid.to_string();
+                    reason.example = invalid.reason;
                 }
             }
         }

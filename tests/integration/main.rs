@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod enrich;
 mod files;
+mod limits;
 mod props;
 mod sandbox;
 mod security;

@@ -1,0 +1,175 @@
+//! Hostile and clumsy input (issue 10): records too long to hold, rows
+//! wider than the header, leftovers of killed runs, formulas in the API's
+//! text, a duplicated number column, a key file others can read.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use tenure::sandbox::SandboxConfig;
+
+use crate::common::*;
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs a command to its end and checks its exit code.
+fn run(command: &mut assert_cmd::Command, code: i32) -> Output {
+    let output = command
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("the tenure binary runs");
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "exit status {:?}, expected {code}\nstderr:\n{}",
+        output.status,
+        stderr(&output)
+    );
+    output
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary folder")
+}
+
+const MIB: usize = 1 << 20;
+
+// ------------------------------------------------------------ record size
+
+#[test]
+fn a_header_longer_than_the_record_limit_stops_naming_the_file_and_line() {
+    // Issue 10, point 1: 2 MiB and no line end; the parser would hold it all.
+    let sandbox = sandbox(SandboxConfig::default());
+    let dir = tempdir();
+    let input = write(dir.path(), "wide.csv", vec![b'a'; 2 * MIB]);
+    let out = dir.path().join("out.csv");
+    let ran = run(&mut enrich(&sandbox, &input, &out, &[]), 2);
+    let message = stderr(&ran);
+    assert!(
+        message.contains("wide.csv, line 1") && message.contains("--max-record-bytes"),
+        "{message}"
+    );
+    assert!(!out.exists(), "nothing at the output path");
+}
+
+#[test]
+fn a_row_longer_than_the_record_limit_stops_naming_its_line() {
+    // Issue 10, point 1, without a header: `/dev/zero` grew 500 MB/s.
+    let sandbox = sandbox(SandboxConfig::default());
+    let dir = tempdir();
+    let mut bytes = b"13800138000\n".to_vec();
+    bytes.extend(std::iter::repeat_n(b'7', 2 * MIB));
+    let input = write(dir.path(), "long.csv", &bytes);
+    let out = dir.path().join("out.csv");
+    let ran = run(&mut enrich(&sandbox, &input, &out, &["--no-headers"]), 2);
+    let message = stderr(&ran);
+    assert!(
+        message.contains("long.csv, line 2") && message.contains("1048576 bytes"),
+        "{message}"
+    );
+    assert!(!out.exists(), "nothing at the output path");
+
+    // The same on standard input, read on a thread of its own.
+    let ran = run(
+        enrich(&sandbox, Path::new("-"), &out, &["--no-headers"]).write_stdin(bytes),
+        2,
+    );
+    assert!(stderr(&ran).contains("<stdin>, line 2"), "{}", stderr(&ran));
+}
+
+#[test]
+fn a_long_row_is_read_whole_under_a_raised_limit() {
+    let sandbox = sandbox(SandboxConfig::default());
+    let dir = tempdir();
+    let note = "x".repeat(3 * MIB / 2);
+    let input = write(
+        dir.path(),
+        "long.csv",
+        format!("id,note,mobile\n1,{note},13800138000\n2,short,13900139000\n"),
+    );
+    let out = dir.path().join("out.csv");
+    run(&mut enrich(&sandbox, &input, &out, &[]), 2);
+    run(
+        &mut enrich(&sandbox, &input, &out, &["--max-record-bytes", "4194304"]),
+        0,
+    );
+    let rows = read_csv(&out);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1][1], note, "the long field comes back whole");
+    assert_eq!(rows[1].len(), 10);
+    assert_eq!(rows[2][..3], ["2", "short", "13900139000"]);
+}
+
+// ------------------------------------------------------------ wide rows
+
+#[test]
+fn a_row_wider_than_the_header_stops_enrich_naming_the_line() {
+    // Issue 10, point 3: `extra` and `more` became tenure_code and tenure.
+    let sandbox = sandbox(SandboxConfig::default());
+    let dir = tempdir();
+    let input = write(
+        dir.path(),
+        "wide.csv",
+        "id,mobile\n0,13900139000\n1,13800138000,extra,more\n",
+    );
+    let out = dir.path().join("out.csv");
+    let ran = run(&mut enrich(&sandbox, &input, &out, &[]), 2);
+    let message = stderr(&ran);
+    assert!(
+        message.contains("wide.csv, line 3 has 4 fields, 2 more than the header (2)"),
+        "{message}"
+    );
+    assert!(!out.exists(), "nothing at the output path");
+
+    // Without a header the first row sets the width; shorter rows are
+    // padded to it, so the seven columns line up.
+    let input = write(
+        dir.path(),
+        "bare.csv",
+        "13800138000,a,b\n13900139000\n13700137000,a,b,c\n",
+    );
+    let ran = run(&mut enrich(&sandbox, &input, &out, &["--no-headers"]), 2);
+    assert!(
+        stderr(&ran).contains("line 3 has 4 fields, 1 more than the first row (3)"),
+        "{}",
+        stderr(&ran)
+    );
+    let input = write(dir.path(), "short.csv", "13800138000,a,b\n13900139000\n");
+    run(&mut enrich(&sandbox, &input, &out, &["--no-headers"]), 0);
+    let rows = read_csv(&out);
+    assert_eq!(rows[0].len(), 10);
+    assert_eq!(rows[1].len(), 10, "padded to the first row: {:?}", rows[1]);
+    assert_eq!(rows[1][..3], ["13900139000", "", ""]);
+}
+
+#[test]
+fn check_lists_rows_wider_than_the_header_instead_of_stopping() {
+    let dir = tempdir();
+    let input = write(
+        dir.path(),
+        "wide.csv",
+        "id,mobile\n0,13900139000\n1,13800138000,extra\n2,13700137000\n3,1,2,3\n",
+    );
+    let ran = run(tenure().args(["check", "--json"]).arg(&input), 0);
+    let report: serde_json::Value =
+        serde_json::from_slice(&ran.stdout).expect("check --json prints JSON");
+    assert_eq!(report["rows"], 4);
+    assert_eq!(report["valid"], 2);
+    let wide = &report["invalid_by_reason"]["too_many_fields"];
+    assert_eq!(wide["count"], 2, "{report}");
+    assert_eq!(wide["rows"], serde_json::json!([2, 4]));
+    assert!(
+        wide["example"]
+            .as_str()
+            .is_some_and(|e| e.contains("line 3 has 3 fields")),
+        "{wide}"
+    );
+    let text = run(tenure().arg("check").arg(&input), 0);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("too_many_fields"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+}
