@@ -1,6 +1,11 @@
 //! Writing the output: the input's fields untouched, then the seven columns
 //! tenure adds, to a temporary file renamed into place only when the run
 //! ends with an answer for every row (exit 0 or 3).
+//!
+//! The temporary file is `.NAME.<pid>.XXXXXX.partial` beside the output. A
+//! run killed with `kill -9` cannot remove it, so the next run for the same
+//! output removes those whose process is gone (see [`remove_leftovers`]):
+//! they hold personal data.
 
 use csv::ByteRecord;
 use std::io::{self, BufWriter, Write};
@@ -69,14 +74,20 @@ impl Output {
                 let name = path
                     .file_name()
                     .ok_or_else(|| usage!("the output {} is not a file name", path.display()))?;
+                let prefix = format!(".{}.", name.to_string_lossy());
+                remove_leftovers(folder, &prefix);
                 let temp = tempfile::Builder::new()
-                    .prefix(&format!(".{}.", name.to_string_lossy()))
-                    .suffix(".partial")
+                    .prefix(&format!("{prefix}{}.", std::process::id()))
+                    .suffix(PARTIAL)
                     .tempfile_in(folder)
                     .map_err(|err| {
                         usage!("cannot write the output in {}: {err}", folder.display())
                     })?;
                 let (file, temp) = temp.into_parts();
+                // Held while the file is open: a run that finds the file
+                // locked leaves it alone whatever its pid says (another pid
+                // namespace, a reused pid).
+                let _ = file.try_lock();
                 crate::stop::set_partial_output(Some(temp.to_path_buf()));
                 let sink = Sink::File(BufWriter::with_capacity(1 << 16, file));
                 (
@@ -178,6 +189,57 @@ impl Output {
     }
 }
 
+/// The end of a temporary output's name.
+const PARTIAL: &str = ".partial";
+
+/// Removes the temporary outputs (`PREFIX<pid>.XXXXXX.partial`) that runs
+/// which died left in `folder`. Best effort, and careful: a file whose
+/// process is alive (or cannot be known to be dead), or that someone holds
+/// a lock on, stays.
+fn remove_leftovers(folder: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|name| leftover_pid(name, prefix)) else {
+            continue;
+        };
+        if pid == std::process::id() || !is_dead(pid) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok() {
+            eprintln!(
+                "tenure: removed {}, the unfinished output of an earlier run that died \
+                 (pid {pid})",
+                path.display()
+            );
+        }
+    }
+}
+
+/// The pid in the name of a temporary output, `PREFIX<pid>.XXXXXX.partial`.
+fn leftover_pid(name: &str, prefix: &str) -> Option<u32> {
+    let rest = name.strip_prefix(prefix)?.strip_suffix(PARTIAL)?;
+    let (pid, random) = rest.split_once('.')?;
+    let alphanumeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !alphanumeric(random) || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether process `pid` is known to be gone: on Linux, `/proc` tells;
+/// elsewhere nothing is known, so nothing is removed.
+fn is_dead(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    cfg!(target_os = "linux") && proc.join("self").exists() && !proc.join(pid.to_string()).exists()
+}
+
 /// The folder a file is in (`.` for a bare name): where its temporary
 /// sibling goes, so that the rename into place stays on one filesystem.
 pub fn folder_of(path: &Path) -> &Path {
@@ -189,4 +251,41 @@ pub fn folder_of(path: &Path) -> &Path {
 
 fn write_error(err: csv::Error) -> Error {
     Error::Internal(anyhow::anyhow!("writing the output: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_temporary_outputs_of_this_output_name_are_leftovers() {
+        let prefix = ".out.csv.";
+        assert_eq!(
+            leftover_pid(".out.csv.123.aB9xYz.partial", prefix),
+            Some(123)
+        );
+        for other in [
+            // Another output's, whose name only starts like this one's.
+            ".out.csv.5.123.aB9xYz.partial",
+            ".out.csv.bak.123.aB9xYz.partial",
+            // The names of earlier versions, with no pid.
+            ".out.csv.aB9xYz.partial",
+            ".out.csv.123456.partial",
+            ".out.csv.+12.aB9xYz.partial",
+            ".out.csv.123..partial",
+            "out.csv.123.aB9xYz.partial",
+            ".out.csv.123.aB9xYz",
+        ] {
+            assert_eq!(leftover_pid(other, prefix), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn this_process_is_alive_and_an_impossible_pid_is_dead() {
+        assert!(!is_dead(std::process::id()));
+        if cfg!(target_os = "linux") {
+            // Above the kernel's largest pid_max (2^22).
+            assert!(is_dead(4_000_000_000));
+        }
+    }
 }

@@ -173,3 +173,88 @@ fn check_lists_rows_wider_than_the_header_instead_of_stopping() {
         String::from_utf8_lossy(&text.stdout)
     );
 }
+
+// ------------------------------------------------------------ leftovers
+
+/// The names in `dir` of the temporary outputs of `out.csv`.
+fn partials(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("the temporary folder is readable")
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.starts_with(".out.csv.") && name.ends_with(".partial"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_partial_output_of_a_dead_run_is_removed_by_the_next_run() {
+    // Issue 10, point 9: after `kill -9` the partial output, with its
+    // numbers, stayed for ever.
+    let sandbox = sandbox(SandboxConfig::default());
+    let dir = tempdir();
+    let input = numbers_csv(dir.path(), "numbers.csv", &distinct_numbers(3));
+    let out = dir.path().join("out.csv");
+    let own = std::process::id();
+    // 4000000000 is above the kernel's largest pid_max: no such process.
+    let dead = write(
+        dir.path(),
+        ".out.csv.4000000000.Xy12ab.partial",
+        "13800138000\n",
+    );
+    let alive = write(dir.path(), &format!(".out.csv.{own}.Xy12ab.partial"), "x\n");
+    let other = write(dir.path(), ".other.csv.4000000000.Xy12ab.partial", "x\n");
+    let ran = run(&mut enrich(&sandbox, &input, &out, &[]), 0);
+    if cfg!(target_os = "linux") {
+        assert!(!dead.exists(), "a dead run's leftover is removed");
+        assert!(
+            stderr(&ran).contains(".out.csv.4000000000.Xy12ab.partial"),
+            "the removal is told: {}",
+            stderr(&ran)
+        );
+    }
+    assert!(alive.exists(), "a live process's file stays");
+    assert!(other.exists(), "another output's file stays");
+    assert_eq!(read_csv(&out).len(), 4);
+}
+
+#[test]
+fn a_run_killed_with_kill_9_leaves_a_partial_output_that_the_next_run_removes() {
+    let slow = sandbox(SandboxConfig {
+        latency: Duration::from_millis(300),
+        ..SandboxConfig::default()
+    });
+    let dir = tempdir();
+    let input = numbers_csv(dir.path(), "numbers.csv", &distinct_numbers(20));
+    let out = dir.path().join("out.csv");
+    let mut child = enrich_process(&slow.url(), &input, &out, &["--qps", "5"])
+        .spawn()
+        .expect("tenure starts");
+    let named = format!(".out.csv.{}.", child.id());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while partials(dir.path()).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let found = partials(dir.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with(&named),
+        "the name holds the pid: {found:?}"
+    );
+    child.kill().expect("kill -9");
+    child.wait().expect("the child is reaped");
+    assert_eq!(partials(dir.path()), found, "kill -9 leaves it behind");
+
+    let quick = sandbox(SandboxConfig::default());
+    run(&mut enrich(&quick, &input, &out, &[]), 0);
+    if cfg!(target_os = "linux") {
+        assert_eq!(partials(dir.path()), Vec::<String>::new());
+    }
+    assert_eq!(read_csv(&out).len(), 21);
+}
