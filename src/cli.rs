@@ -60,7 +60,9 @@ each distinct number once (answers are kept in a local store, so duplicates, rer
 a crash and tonight's rerun of last night's file cost nothing), and writes OUTPUT: the \
 input's columns unchanged, then tenure_code, tenure, province, city, isp, error_code, \
 error, one row per input row, in input order. OUTPUT appears only when the run ends \
-(exit 0 or 3), never half-written.\n\n\
+(exit 0 or 3), never half-written. In the seven added columns, text that starts with =, +, \
+-, @, a tab or a carriage return (which spreadsheets take for a formula) is written with a \
+leading ' so that it stays text; the input's own fields are never changed.\n\n\
 Examples:\n    \
 tenure enrich fixtures/sample.csv -o enriched.csv --sandbox\n    \
 JUHE_KEY=... tenure enrich numbers.csv -o enriched.csv --qps 50 --concurrency 16\n    \

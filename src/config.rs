@@ -288,8 +288,14 @@ fn openid(file: Option<&Path>) -> Result<Secret, Error> {
 /// never echoed in a message.
 fn secret(var: &str, file: Option<&Path>, flag: &str) -> Result<Option<Secret>, Error> {
     let value = match file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|err| usage!("cannot read {flag} {}: {err}", path.display()))?,
+        Some(path) => {
+            let value = std::fs::read_to_string(path)
+                .map_err(|err| usage!("cannot read {flag} {}: {err}", path.display()))?;
+            if let Some(warning) = open_to_others(path, flag) {
+                eprintln!("tenure: warning: {warning}");
+            }
+            value
+        }
         None => match std::env::var(var) {
             Ok(value) => value,
             Err(std::env::VarError::NotPresent) => return Ok(None),
@@ -304,4 +310,27 @@ fn secret(var: &str, file: Option<&Path>, flag: &str) -> Result<Option<Secret>, 
         return Err(usage!("{from} is empty"));
     }
     Ok(Some(Secret::new(value.to_owned())))
+}
+
+/// A warning, like ssh's for a private key, when a secret's file may be
+/// read or changed by others than its owner. Names the file and its mode,
+/// never what it holds.
+fn open_to_others(path: &Path, flag: &str) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "{flag} {path} is open to others than its owner (mode {mode:04o}): whoever can \
+                 read it can spend the account's quota; chmod 600 {path}",
+                path = path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, flag);
+        None
+    }
 }

@@ -8,6 +8,7 @@
 //! they hold personal data.
 
 use csv::ByteRecord;
+use std::borrow::Cow;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -126,14 +127,14 @@ impl Output {
         self.write_record(&row)
     }
 
-    /// One row: its own fields, then the seven.
+    /// One row: its own fields, then the seven (see [`neutralise`]).
     pub fn write_row(&mut self, record: &ByteRecord, result: &RowResult) -> Result<(), Error> {
         let width = *self.width.get_or_insert(record.len());
         let padding = width.saturating_sub(record.len());
-        let appended = result.fields(&mut self.scratch).map(str::as_bytes);
+        let appended = result.fields(&mut self.scratch).map(neutralise);
         let padded = record.iter().chain(std::iter::repeat_n(&b""[..], padding));
         self.writer
-            .write_record(padded.chain(appended))
+            .write_record(padded.chain(appended.iter().map(|field| field.as_bytes())))
             .map_err(write_error)
     }
 
@@ -186,6 +187,23 @@ impl Output {
     pub fn discard(self) {
         crate::stop::set_partial_output(None);
         drop(self);
+    }
+}
+
+/// The characters that make a spreadsheet read a cell as a formula (and
+/// tab and carriage return, which some read past first), after OWASP's
+/// "CSV injection" advice.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// One of the seven added fields, made safe to open in a spreadsheet: text
+/// from the API (or from whatever answered in its place) that starts like a
+/// formula gets a leading `'`, which spreadsheets read as "this is text".
+/// The input's own fields are never changed.
+fn neutralise(field: &str) -> Cow<'_, str> {
+    if field.starts_with(FORMULA_START) {
+        Cow::Owned(format!("'{field}"))
+    } else {
+        Cow::Borrowed(field)
     }
 }
 
@@ -277,6 +295,16 @@ mod tests {
             ".out.csv.123.aB9xYz",
         ] {
             assert_eq!(leftover_pid(other, prefix), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn text_that_starts_like_a_formula_is_kept_as_text() {
+        for formula in ["=1+1", "+86", "-1", "@SUM(A1)", "\t=1", "\r=1"] {
+            assert_eq!(neutralise(formula), format!("'{formula}"), "{formula:?}");
+        }
+        for text in ["03", "(24,+)", "", "江西", "a=b", " =1", "'quoted"] {
+            assert_eq!(neutralise(text), text, "{text:?}");
         }
     }
 

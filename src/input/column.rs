@@ -89,6 +89,43 @@ pub(super) fn find_column(
     }
 }
 
+/// A warning when the number column's name appears more than once in the
+/// header: which columns (1-based) share it, and which one is used.
+pub(super) fn duplicate_warning(
+    name: &str,
+    headers: &ByteRecord,
+    index: usize,
+    spec: &ColumnSpec,
+) -> Option<String> {
+    if matches!(spec, ColumnSpec::Index(_)) {
+        // Chosen by position: the name does not matter.
+        return None;
+    }
+    let chosen = String::from_utf8_lossy(headers.get(index)?);
+    let chosen = chosen.trim();
+    let same: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| {
+            String::from_utf8_lossy(h)
+                .trim()
+                .eq_ignore_ascii_case(chosen)
+        })
+        .map(|(i, _)| i + 1)
+        .collect();
+    let [first, .., last] = same.as_slice() else {
+        return None;
+    };
+    let listed: Vec<String> = same.iter().map(usize::to_string).collect();
+    let (init, _) = listed.split_at(listed.len() - 1);
+    Some(format!(
+        "{name} has {} columns named {chosen:?} (columns {} and {last}); using column {first}, \
+         the first; pass --column N to use another",
+        same.len(),
+        init.join(", "),
+    ))
+}
+
 /// Refuses an input that already has one of the columns tenure adds.
 pub(super) fn check_no_output_columns(name: &str, headers: &ByteRecord) -> Result<(), Error> {
     for field in headers {
@@ -102,4 +139,35 @@ pub(super) fn check_no_output_columns(name: &str, headers: &ByteRecord) -> Resul
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duplicated_number_column_is_named_with_both_positions() {
+        let headers = ByteRecord::from(vec!["id", "mobile", "name", "Mobile "]);
+        let warning = duplicate_warning("in.csv", &headers, 1, &ColumnSpec::Auto)
+            .expect("two columns named mobile");
+        assert!(
+            warning.contains("2 columns named \"mobile\" (columns 2 and 4); using column 2"),
+            "{warning}"
+        );
+        let named = ColumnSpec::Name("mobile".into());
+        assert!(duplicate_warning("in.csv", &headers, 1, &named).is_some());
+        let three = ByteRecord::from(vec!["tel", "tel", "tel"]);
+        let warning = duplicate_warning("in.csv", &three, 0, &ColumnSpec::Auto).expect("three");
+        assert!(warning.contains("(columns 1, 2 and 3)"), "{warning}");
+        // By position, or with a single such column: nothing to say.
+        assert_eq!(
+            duplicate_warning("in.csv", &headers, 1, &ColumnSpec::Index(1)),
+            None
+        );
+        let once = ByteRecord::from(vec!["id", "mobile"]);
+        assert_eq!(
+            duplicate_warning("in.csv", &once, 1, &ColumnSpec::Auto),
+            None
+        );
+    }
 }

@@ -138,6 +138,12 @@ impl Input {
             None
         };
         let column = column::find_column(&name, &config.column, headers.as_ref())?;
+        if let Some(warning) = headers
+            .as_ref()
+            .and_then(|headers| column::duplicate_warning(&name, headers, column, &config.column))
+        {
+            eprintln!("tenure: warning: {warning}");
+        }
         Ok(Input {
             reader,
             width: headers.as_ref().map(ByteRecord::len),

@@ -258,3 +258,145 @@ fn a_run_killed_with_kill_9_leaves_a_partial_output_that_the_next_run_removes() 
     }
     assert_eq!(read_csv(&out).len(), 21);
 }
+
+// ------------------------------------------------------------ formulas
+
+/// A server that answers like the API, but with text that spreadsheets
+/// take for formulas: a tenure for 13800138000, a 224801 for any other.
+/// Serves `requests` requests, one per connection.
+fn formula_server(requests: usize) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let url = format!("http://{}", listener.local_addr().expect("bound"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(stream) = stream else { break };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let answer = if String::from_utf8_lossy(&body).contains("13800138000") {
+                r#"{"reason":"成功","result":{"code":"=1+1","desc":"@SUM(A1)","province":"+广东","city":"-深圳","isp":"=HYPERLINK(\"http://x\")"},"error_code":0}"#
+            } else {
+                r#"{"reason":"=cmd|' /C calc'!A0","result":null,"error_code":224801}"#
+            };
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            let _ = reader.get_mut().write_all(response.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn api_text_that_starts_like_a_formula_is_written_as_text() {
+    // Issue 10, point 10: `=`, `+`, `-`, `@` reached Excel as formulas.
+    let url = formula_server(2);
+    let dir = tempdir();
+    let input = write(
+        dir.path(),
+        "in.csv",
+        "note,mobile\n=SUM(1),13800138000\n@me,13900139000\n",
+    );
+    let out = dir.path().join("out.csv");
+    run(
+        tenure()
+            .env("JUHE_KEY", "a-key")
+            .arg("enrich")
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .args(["--endpoint", &url, "--no-cache", "--retries", "0"]),
+        0,
+    );
+    let rows = read_csv(&out);
+    assert_eq!(
+        rows[1],
+        [
+            "=SUM(1)",
+            "13800138000",
+            "'=1+1",
+            "'@SUM(A1)",
+            "'+广东",
+            "'-深圳",
+            "'=HYPERLINK(\"http://x\")",
+            "",
+            ""
+        ],
+        "the user's own fields are untouched"
+    );
+    assert_eq!(rows[2][0], "@me");
+    assert_eq!(rows[2][7], "224801");
+    assert_eq!(rows[2][8], "'=cmd|' /C calc'!A0");
+}
+
+// ------------------------------------------------------------ warnings
+
+#[test]
+fn a_duplicated_number_column_gets_a_warning_naming_both() {
+    let dir = tempdir();
+    let input = write(
+        dir.path(),
+        "dup.csv",
+        "id,mobile,name,mobile\n1,13800138000,a,13900139000\n",
+    );
+    let ran = run(tenure().args(["check", "--json"]).arg(&input), 0);
+    let message = stderr(&ran);
+    assert!(
+        message.contains("warning")
+            && message.contains("2 columns named \"mobile\" (columns 2 and 4); using column 2"),
+        "{message}"
+    );
+    let ran = run(tenure().args(["check", "-c", "4"]).arg(&input), 0);
+    assert!(!stderr(&ran).contains("warning"), "chosen by position");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_others_can_read_gets_a_warning_without_its_content() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = sandbox(SandboxConfig::default());
+    let dir = tempdir();
+    let input = numbers_csv(dir.path(), "in.csv", &distinct_numbers(1));
+    let out = dir.path().join("out.csv");
+    let key = write(
+        dir.path(),
+        "key",
+        format!("{}\n", tenure::sandbox::DEFAULT_KEY),
+    );
+    let key_flag = key.to_str().expect("UTF-8 path");
+    let set_mode = |mode| {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode))
+            .expect("chmod the key file");
+    };
+
+    set_mode(0o644);
+    let ran = run(
+        enrich(&sandbox, &input, &out, &["--key-file", key_flag]).env_remove("JUHE_KEY"),
+        0,
+    );
+    let message = stderr(&ran);
+    assert!(
+        message.contains("warning: --key-file") && message.contains("mode 0644"),
+        "{message}"
+    );
+    assert!(message.contains("chmod 600"), "{message}");
+    assert!(!message.contains(tenure::sandbox::DEFAULT_KEY), "{message}");
+
+    set_mode(0o600);
+    let ran = run(
+        enrich(&sandbox, &input, &out, &["--key-file", key_flag]).env_remove("JUHE_KEY"),
+        0,
+    );
+    assert!(!stderr(&ran).contains("warning"), "{}", stderr(&ran));
+}
