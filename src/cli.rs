@@ -270,8 +270,18 @@ exponential backoff and full jitter. Each retry waits for the rate limit like an
     #[arg(long, value_name = "FILE")]
     pub openid_file: Option<PathBuf>,
 
-    /// Start the output with a UTF-8 BOM, so that Excel opens it correctly.
-    #[arg(long)]
+    /// Write for Excel: a UTF-8 BOM, CRLF line ends, codes kept as text.
+    #[arg(
+        long,
+        long_help = "Write the output for Excel: a UTF-8 BOM (so that Chinese text opens \
+right), CRLF line ends, and the codes in tenure_code and error_code kept as text (`=\"03\"`), \
+so that Excel never shows `03` (up to 3 months) as `3` (over 24 months). Without it the \
+bytes are what programs expect: no BOM, LF, codes as the API sent them."
+    )]
+    pub excel: bool,
+
+    /// Start the output with a UTF-8 BOM only (older scripts; see --excel).
+    #[arg(long, hide = true)]
     pub bom: bool,
 
     /// No progress bar and no summary on stderr (errors still show).

@@ -12,6 +12,7 @@ use crate::cli::{CheckArgs, EncryptArgs, EnrichArgs, InputArgs, SandboxArgs, Sou
 use crate::client::{Backoff, RetryPolicy};
 use crate::exit::Error;
 use crate::input::{ColumnSpec, InputConfig};
+use crate::output::Style;
 use crate::pipeline::Settings;
 use crate::sandbox::{self, SandboxConfig};
 use crate::secret::Secret;
@@ -56,8 +57,10 @@ pub struct EnrichConfig {
     pub input: InputConfig,
     /// `None` writes to standard output.
     pub output: Option<PathBuf>,
-    /// Start the output with a UTF-8 BOM.
-    pub bom: bool,
+    /// The output's byte layout: `--excel` (BOM, CRLF, codes as text), the
+    /// older `--bom` (a BOM only), or plain. (Named `bom` for the call in
+    /// `commands::enrich`; `style` would say it better.)
+    pub bom: Style,
     pub api: Api,
     /// The API key (the sandbox's own with `--sandbox`).
     pub key: Secret,
@@ -95,7 +98,11 @@ impl EnrichConfig {
         Ok(EnrichConfig {
             input,
             output,
-            bom: args.bom,
+            bom: match (args.excel, args.bom) {
+                (true, _) => Style::Excel,
+                (false, true) => Style::Bom,
+                (false, false) => Style::Plain,
+            },
             api,
             key,
             openid,

@@ -16,9 +16,24 @@ use crate::exit::Error;
 use crate::row::{COLUMNS, RowResult};
 use crate::usage;
 
+/// How the output's bytes are laid out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Style {
+    /// As programs expect: no BOM, `\n` line ends, codes as they are.
+    #[default]
+    Plain,
+    /// A UTF-8 BOM, otherwise plain (the `--bom` of earlier versions).
+    Bom,
+    /// What Excel opens as the file says: a UTF-8 BOM, CRLF line ends, and
+    /// the numeric codes kept as text (`="03"`), so that `03` (up to 3
+    /// months) never shows as `3` (over 24 months).
+    Excel,
+}
+
 /// Where the rows go.
 pub struct Output {
     writer: csv::Writer<Sink>,
+    style: Style,
     /// Reused for the fields built per row.
     scratch: String,
     /// The header's width (without a header, the first row's): shorter rows
@@ -61,7 +76,7 @@ enum Destination {
 
 impl Output {
     /// Opens the output: `None` is standard output.
-    pub fn create(path: Option<&Path>, delimiter: u8, bom: bool) -> Result<Output, Error> {
+    pub fn create(path: Option<&Path>, delimiter: u8, style: Style) -> Result<Output, Error> {
         let (sink, destination) = match path {
             None => (Sink::Stdout(io::stdout()), Destination::Stdout),
             Some(path) if path.is_dir() => {
@@ -101,16 +116,22 @@ impl Output {
             }
         };
         let mut sink = sink;
-        if bom {
+        if style != Style::Plain {
             sink.write_all("\u{feff}".as_bytes())
                 .map_err(|err| anyhow::anyhow!("writing the output: {err}"))?;
         }
+        let terminator = match style {
+            Style::Excel => csv::Terminator::CRLF,
+            Style::Plain | Style::Bom => csv::Terminator::Any(b'\n'),
+        };
         let writer = csv::WriterBuilder::new()
             .delimiter(delimiter)
+            .terminator(terminator)
             .flexible(true)
             .from_writer(sink);
         Ok(Output {
             writer,
+            style,
             scratch: String::new(),
             width: None,
             destination,
@@ -131,7 +152,14 @@ impl Output {
     pub fn write_row(&mut self, record: &ByteRecord, result: &RowResult) -> Result<(), Error> {
         let width = *self.width.get_or_insert(record.len());
         let padding = width.saturating_sub(record.len());
-        let appended = result.fields(&mut self.scratch).map(neutralise);
+        let mut appended = result.fields(&mut self.scratch).map(neutralise);
+        if self.style == Style::Excel {
+            for code in [TENURE_CODE, ERROR_CODE] {
+                if let Some(text) = as_text(&appended[code]) {
+                    appended[code] = Cow::Owned(text);
+                }
+            }
+        }
         let padded = record.iter().chain(std::iter::repeat_n(&b""[..], padding));
         self.writer
             .write_record(padded.chain(appended.iter().map(|field| field.as_bytes())))
@@ -205,6 +233,16 @@ fn neutralise(field: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(field)
     }
+}
+
+/// Where `tenure_code` and `error_code` are among the seven.
+const TENURE_CODE: usize = 0;
+const ERROR_CODE: usize = 5;
+
+/// A code that looks like a number, as a formula Excel shows as that text:
+/// `03` becomes `="03"`, where Excel would show `3`.
+fn as_text(code: &str) -> Option<String> {
+    (!code.is_empty() && code.bytes().all(|b| b.is_ascii_digit())).then(|| format!("=\"{code}\""))
 }
 
 /// The end of a temporary output's name.
@@ -305,6 +343,15 @@ mod tests {
         }
         for text in ["03", "(24,+)", "", "江西", "a=b", " =1", "'quoted"] {
             assert_eq!(neutralise(text), text, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn for_excel_only_codes_that_look_numeric_become_text_formulas() {
+        assert_eq!(as_text("03").as_deref(), Some("=\"03\""));
+        assert_eq!(as_text("224801").as_deref(), Some("=\"224801\""));
+        for other in ["", "invalid_number", "http_503", "'-1"] {
+            assert_eq!(as_text(other), None, "{other}");
         }
     }
 

@@ -6,6 +6,7 @@ mod common;
 mod enrich;
 mod files;
 mod limits;
+mod operating;
 mod props;
 mod sandbox;
 mod security;
