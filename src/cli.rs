@@ -72,7 +72,8 @@ const CHECK_LONG: &str = "Validate a CSV offline, with no key and no request: ro
 and invalid numbers by reason (with the first rows of each), distinct numbers, duplicates, \
 how many answers the store already holds, and so how many billed queries and how long \
 `enrich` would take at --qps.\n\n\
-Example:\n    tenure check numbers.csv --cache enriched.csv.cache.sqlite --qps 50";
+Examples:\n    tenure check numbers.csv --cache enriched.csv.cache.sqlite --qps 50\n    \
+tenure check numbers.csv --invalid-out invalid.csv";
 
 const SANDBOX_LONG: &str = "Serve the built-in simulator of the Juhe API on loopback. It \
 answers deterministically from the number (carrier from the segment, a real province and \
@@ -99,8 +100,11 @@ pub struct InputArgs {
         value_name = "NAME|N",
         value_parser = values::column,
         long_help = "The number column, by header name or 1-based index. By default, the \
-first header named like mobile, phone, tel, 手机号, 手机号码, 手机, 电话 or 号码; when none \
-matches, the error lists the headers."
+first header named like a phone number column: mobile, mobile_no, mobile_number, phone, \
+phone_no, phone_number, tel, telephone, cellphone, 手机, 手机号, 手机号码, 电话, 电话号码, \
+号码, 联系电话, 联系手机, 联系方式, 客户手机, 客户电话, 移动电话 and a few more, compared \
+without case, spaces, underscores, hyphens or dots. When none matches, the error lists the \
+headers (and, when the header is one column holding tabs, says to pass --delimiter '\\t')."
     )]
     pub column: Option<ColumnSpec>,
 
@@ -300,6 +304,17 @@ pub struct CheckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Write the invalid rows, as they were, with a `reason` column, to FILE.
+    #[arg(
+        long,
+        value_name = "FILE",
+        long_help = "Write the rows that would get no answer (invalid numbers, rows too \
+short to have the number column, rows wider than the header) to FILE: the header, then \
+each such row as it was, with a `reason` column after it saying why, in the input's \
+delimiter, as UTF-8. FILE appears only when complete."
+    )]
+    pub invalid_out: Option<PathBuf>,
 }
 
 #[derive(Debug, ClapArgs)]

@@ -166,6 +166,8 @@ pub struct CheckConfig {
     pub max_age: Duration,
     pub qps: NonZeroU32,
     pub json: bool,
+    /// Where to write the invalid rows, with their reason.
+    pub invalid_out: Option<PathBuf>,
 }
 
 impl CheckConfig {
@@ -177,6 +179,7 @@ impl CheckConfig {
             max_age: args.source.max_age,
             qps: qps(args.source.qps),
             json: args.json,
+            invalid_out: args.invalid_out,
         })
     }
 }
@@ -236,10 +239,7 @@ pub fn sandbox_config(args: SandboxArgs) -> Result<(SandboxConfig, std::net::Soc
 
 fn input_config(args: &InputArgs) -> Result<InputConfig, Error> {
     let path = dash_is_none(&args.input);
-    let tsv = path
-        .as_deref()
-        .and_then(Path::extension)
-        .is_some_and(|ext| ext.eq_ignore_ascii_case("tsv"));
+    let tsv = path.as_deref().is_some_and(is_tsv);
     let delimiter = args.delimiter.unwrap_or(if tsv { b'\t' } else { b',' });
     let column = match &args.column {
         None if args.no_headers => ColumnSpec::Index(0),
@@ -340,4 +340,15 @@ fn open_to_others(path: &Path, flag: &str) -> Option<String> {
         let _ = (path, flag);
         None
     }
+}
+
+/// Whether a file is named like tab-separated values: `.tsv`, or
+/// `.tsv.gz` (gzip is read transparently).
+fn is_tsv(path: &Path) -> bool {
+    let is = |path: &Path, ext: &str| {
+        path.extension()
+            .is_some_and(|found| found.eq_ignore_ascii_case(ext))
+    };
+    is(path, "tsv")
+        || (is(path, "gz") && is(Path::new(path.file_stem().unwrap_or_default()), "tsv"))
 }

@@ -32,7 +32,7 @@ mod stop;
 pub mod store;
 mod summary;
 
-pub use input::NUMBER_HEADERS;
+pub use input::{NUMBER_HEADERS, is_number_header};
 pub use pipeline::LOOKS_DOWN_AFTER;
 pub use row::COLUMNS;
 

@@ -10,11 +10,14 @@
 use csv::ByteRecord;
 use std::borrow::Cow;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod staged;
+
+pub(crate) use staged::Staged;
 
 use crate::exit::Error;
 use crate::row::{COLUMNS, RowResult};
-use crate::usage;
 
 /// How the output's bytes are laid out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,10 +71,7 @@ impl Write for Sink {
 enum Destination {
     Stdout,
     /// Written at a temporary path in the same folder, renamed on commit.
-    File {
-        temp: tempfile::TempPath,
-        path: PathBuf,
-    },
+    File(Staged),
 }
 
 impl Output {
@@ -79,40 +79,11 @@ impl Output {
     pub fn create(path: Option<&Path>, delimiter: u8, style: Style) -> Result<Output, Error> {
         let (sink, destination) = match path {
             None => (Sink::Stdout(io::stdout()), Destination::Stdout),
-            Some(path) if path.is_dir() => {
-                return Err(usage!(
-                    "the output {} is a directory; give a file name",
-                    path.display()
-                ));
-            }
             Some(path) => {
-                let folder = folder_of(path);
-                let name = path
-                    .file_name()
-                    .ok_or_else(|| usage!("the output {} is not a file name", path.display()))?;
-                let prefix = format!(".{}.", name.to_string_lossy());
-                remove_leftovers(folder, &prefix);
-                let temp = tempfile::Builder::new()
-                    .prefix(&format!("{prefix}{}.", std::process::id()))
-                    .suffix(PARTIAL)
-                    .tempfile_in(folder)
-                    .map_err(|err| {
-                        usage!("cannot write the output in {}: {err}", folder.display())
-                    })?;
-                let (file, temp) = temp.into_parts();
-                // Held while the file is open: a run that finds the file
-                // locked leaves it alone whatever its pid says (another pid
-                // namespace, a reused pid).
-                let _ = file.try_lock();
-                crate::stop::set_partial_output(Some(temp.to_path_buf()));
+                let (staged, file) = Staged::create(path, "the output")?;
+                crate::stop::set_partial_output(Some(staged.temp_path().to_owned()));
                 let sink = Sink::File(BufWriter::with_capacity(1 << 16, file));
-                (
-                    sink,
-                    Destination::File {
-                        temp,
-                        path: path.to_owned(),
-                    },
-                )
+                (sink, Destination::File(staged))
             }
         };
         let mut sink = sink;
@@ -187,26 +158,21 @@ impl Output {
             .writer
             .into_inner()
             .map_err(|err| anyhow::anyhow!("writing the output: {}", err.error()))?;
-        let written = match sink {
-            Sink::Stdout(mut out) => out.flush(),
-            // On disk before the rename: after a crash the output path holds
-            // the old file or the whole new one, never a short one.
-            Sink::File(file) => file
-                .into_inner()
-                .map_err(io::IntoInnerError::into_error)
-                .and_then(|file| file.sync_all()),
-        };
-        written.map_err(|err| anyhow::anyhow!("writing the output: {err}"))?;
-        if let Destination::File { temp, path } = self.destination {
-            crate::stop::set_partial_output(None);
-            temp.persist(&path).map_err(|err| {
-                anyhow::anyhow!(
-                    "cannot move the output into place at {}: {err}",
-                    path.display()
-                )
-            })?;
+        match (sink, self.destination) {
+            (Sink::File(file), Destination::File(staged)) => {
+                let file = file
+                    .into_inner()
+                    .map_err(|err| anyhow::anyhow!("writing the output: {}", err.error()))?;
+                crate::stop::set_partial_output(None);
+                staged.commit(file)
+            }
+            (Sink::Stdout(mut out), _) => out
+                .flush()
+                .map_err(|err| anyhow::anyhow!("writing the output: {err}").into()),
+            (Sink::File(_), Destination::Stdout) => {
+                unreachable!("a file sink is made with a file destination")
+            }
         }
-        Ok(())
     }
 
     /// Drops what was written: nothing appears at the output path. (An
@@ -216,6 +182,69 @@ impl Output {
         crate::stop::set_partial_output(None);
         drop(self);
     }
+}
+
+/// `tenure check --invalid-out FILE`: the rows that would get no answer,
+/// as they were, with a `reason` column after them; a file that appears
+/// only when complete, like the output.
+pub struct Rejects {
+    writer: csv::Writer<BufWriter<std::fs::File>>,
+    staged: Staged,
+    /// The header's width (or the first row's): shorter rows are padded to
+    /// it so that `reason` lines up. (A row wider than it, which enrich
+    /// refuses, keeps its fields, and its reason follows them.)
+    width: Option<usize>,
+}
+
+impl Rejects {
+    /// Creates FILE's temporary sibling, and writes the header (the input's
+    /// and `reason`) when there is one.
+    pub fn create(
+        path: &Path,
+        delimiter: u8,
+        headers: Option<&ByteRecord>,
+    ) -> Result<Rejects, Error> {
+        let (staged, file) = Staged::create(path, "--invalid-out")?;
+        let writer = csv::WriterBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .from_writer(BufWriter::with_capacity(1 << 16, file));
+        let mut rejects = Rejects {
+            writer,
+            staged,
+            width: headers.map(ByteRecord::len),
+        };
+        if let Some(headers) = headers {
+            let row = headers.iter().chain(std::iter::once(&b"reason"[..]));
+            rejects.writer.write_record(row).map_err(rejects_error)?;
+        }
+        Ok(rejects)
+    }
+
+    /// One rejected row and why.
+    pub fn write(&mut self, record: &ByteRecord, reason: &str) -> Result<(), Error> {
+        let width = *self.width.get_or_insert(record.len());
+        let padding = width.saturating_sub(record.len());
+        let padded = record.iter().chain(std::iter::repeat_n(&b""[..], padding));
+        self.writer
+            .write_record(padded.chain(std::iter::once(reason.as_bytes())))
+            .map_err(rejects_error)
+    }
+
+    /// Puts the file in place.
+    pub fn commit(self) -> Result<(), Error> {
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|err| anyhow::anyhow!("writing --invalid-out: {}", err.error()))?
+            .into_inner()
+            .map_err(|err| anyhow::anyhow!("writing --invalid-out: {}", err.error()))?;
+        self.staged.commit(file)
+    }
+}
+
+fn rejects_error(err: csv::Error) -> Error {
+    Error::Internal(anyhow::anyhow!("writing --invalid-out: {err}"))
 }
 
 /// The characters that make a spreadsheet read a cell as a formula (and
@@ -245,57 +274,6 @@ fn as_text(code: &str) -> Option<String> {
     (!code.is_empty() && code.bytes().all(|b| b.is_ascii_digit())).then(|| format!("=\"{code}\""))
 }
 
-/// The end of a temporary output's name.
-const PARTIAL: &str = ".partial";
-
-/// Removes the temporary outputs (`PREFIX<pid>.XXXXXX.partial`) that runs
-/// which died left in `folder`. Best effort, and careful: a file whose
-/// process is alive (or cannot be known to be dead), or that someone holds
-/// a lock on, stays.
-fn remove_leftovers(folder: &Path, prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(folder) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|name| leftover_pid(name, prefix)) else {
-            continue;
-        };
-        if pid == std::process::id() || !is_dead(pid) {
-            continue;
-        }
-        let path = entry.path();
-        let Ok(file) = std::fs::File::open(&path) else {
-            continue;
-        };
-        if file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok() {
-            eprintln!(
-                "tenure: removed {}, the unfinished output of an earlier run that died \
-                 (pid {pid})",
-                path.display()
-            );
-        }
-    }
-}
-
-/// The pid in the name of a temporary output, `PREFIX<pid>.XXXXXX.partial`.
-fn leftover_pid(name: &str, prefix: &str) -> Option<u32> {
-    let rest = name.strip_prefix(prefix)?.strip_suffix(PARTIAL)?;
-    let (pid, random) = rest.split_once('.')?;
-    let alphanumeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
-    if !alphanumeric(random) || !pid.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    pid.parse().ok()
-}
-
-/// Whether process `pid` is known to be gone: on Linux, `/proc` tells;
-/// elsewhere nothing is known, so nothing is removed.
-fn is_dead(pid: u32) -> bool {
-    let proc = Path::new("/proc");
-    cfg!(target_os = "linux") && proc.join("self").exists() && !proc.join(pid.to_string()).exists()
-}
-
 /// The folder a file is in (`.` for a bare name): where its temporary
 /// sibling goes, so that the rename into place stays on one filesystem.
 pub fn folder_of(path: &Path) -> &Path {
@@ -314,29 +292,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_temporary_outputs_of_this_output_name_are_leftovers() {
-        let prefix = ".out.csv.";
-        assert_eq!(
-            leftover_pid(".out.csv.123.aB9xYz.partial", prefix),
-            Some(123)
-        );
-        for other in [
-            // Another output's, whose name only starts like this one's.
-            ".out.csv.5.123.aB9xYz.partial",
-            ".out.csv.bak.123.aB9xYz.partial",
-            // The names of earlier versions, with no pid.
-            ".out.csv.aB9xYz.partial",
-            ".out.csv.123456.partial",
-            ".out.csv.+12.aB9xYz.partial",
-            ".out.csv.123..partial",
-            "out.csv.123.aB9xYz.partial",
-            ".out.csv.123.aB9xYz",
-        ] {
-            assert_eq!(leftover_pid(other, prefix), None, "{other}");
-        }
-    }
-
-    #[test]
     fn text_that_starts_like_a_formula_is_kept_as_text() {
         for formula in ["=1+1", "+86", "-1", "@SUM(A1)", "\t=1", "\r=1"] {
             assert_eq!(neutralise(formula), format!("'{formula}"), "{formula:?}");
@@ -352,15 +307,6 @@ mod tests {
         assert_eq!(as_text("224801").as_deref(), Some("=\"224801\""));
         for other in ["", "invalid_number", "http_503", "'-1"] {
             assert_eq!(as_text(other), None, "{other}");
-        }
-    }
-
-    #[test]
-    fn this_process_is_alive_and_an_impossible_pid_is_dead() {
-        assert!(!is_dead(std::process::id()));
-        if cfg!(target_os = "linux") {
-            // Above the kernel's largest pid_max (2^22).
-            assert!(is_dead(4_000_000_000));
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `tenure check`: what a run would do, offline and free: counts, invalid
 //! numbers by reason with their first rows, duplicates, answers the store
 //! already holds, and so the queries a run would bill and how long it would
-//! take at `--qps`.
+//! take at `--qps`. With `--invalid-out FILE`, the rows that would get no
+//! answer, as they were, with their reason.
 
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -11,6 +12,7 @@ use crate::config::CheckConfig;
 use crate::exit::{Error, Exit};
 use crate::input::Input;
 use crate::number::Number;
+use crate::output::Rejects;
 use crate::row::parse_cell;
 use crate::store::Store;
 
@@ -59,6 +61,11 @@ pub struct InvalidRows {
 
 pub fn check(config: CheckConfig) -> Result<Exit, Error> {
     let mut input = Input::open(&config.input)?;
+    let mut rejects = config
+        .invalid_out
+        .as_deref()
+        .map(|path| Rejects::create(path, config.input.delimiter, input.headers.as_ref()))
+        .transpose()?;
     let store = config
         .cache
         .as_deref()
@@ -94,6 +101,9 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
                 }
             }
             Err(invalid) => {
+                if let Some(rejects) = &mut rejects {
+                    rejects.write(&record, &invalid.reason)?;
+                }
                 report.invalid += 1;
                 let reason = report
                     .invalid_by_reason
@@ -108,6 +118,9 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
                 }
             }
         }
+    }
+    if let Some(rejects) = rejects {
+        rejects.commit()?;
     }
     report.distinct = seen.len() as u64;
     report.to_query = report.distinct - report.in_store;

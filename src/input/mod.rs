@@ -5,13 +5,14 @@
 //! buffer. Fields are kept as bytes and handed on untouched, so the output
 //! carries them back byte for byte (after decoding, for GBK input).
 //!
-//! The parts: `source` opens and decodes (`decode` holds the decoders),
-//! `column` finds the number column, `batches` hands rows to the pipeline.
-//! The input is read once, as it streams.
+//! The parts: `source` opens, decompresses (`gzip`) and decodes (`decode`
+//! holds the decoders), `column` finds the number column, `batches` hands
+//! rows to the pipeline. The input is read once, as it streams.
 
 mod batches;
 mod column;
 mod decode;
+mod gzip;
 mod source;
 
 use csv::ByteRecord;
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use column::{ColumnSpec, NUMBER_HEADERS};
+pub use column::{ColumnSpec, NUMBER_HEADERS, is_number_header};
 
 use crate::exit::Error;
 use crate::usage;

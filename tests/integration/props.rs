@@ -132,7 +132,7 @@ proptest! {
 
 /// Header names the tool would take for the number column; other headers
 /// avoid them so that `mobile` is the one it picks.
-use tenure::NUMBER_HEADERS;
+use tenure::is_number_header;
 
 fn field() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -150,11 +150,7 @@ fn header() -> impl Strategy<Value = String> {
         "not a column tenure adds, a number header, or a leading BOM",
         |h| {
             let trimmed = h.trim();
-            !COLUMNS.contains(&trimmed)
-                && !NUMBER_HEADERS
-                    .iter()
-                    .any(|known| trimmed.eq_ignore_ascii_case(known))
-                && !h.starts_with('\u{FEFF}')
+            !COLUMNS.contains(&trimmed) && !is_number_header(trimmed) && !h.starts_with('\u{FEFF}')
         },
     )
 }
