@@ -7,17 +7,22 @@
 
 mod values;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::input::{ColumnSpec, Encoding};
 
+/// The build, as `--version` names it: the version and, when built from a
+/// git checkout, the commit and its date (see `build.rs`).
+pub const VERSION: &str = env!("TENURE_VERSION");
+
 /// Enrich CSV files of Chinese mobile numbers with their network tenure.
 #[derive(Debug, Parser)]
 #[command(
     name = "tenure",
-    version,
+    version = VERSION,
     // A flag given twice takes its last value, so a script can append
     // overrides to a base command line.
     args_override_self = true,
@@ -52,6 +57,12 @@ pub enum Command {
     /// Print the encrypted form of numbers, as `queryEncry` takes them.
     #[command(long_about = ENCRYPT_LONG)]
     Encrypt(EncryptArgs),
+    /// Print the completion script for a shell (bash, zsh, fish…).
+    #[command(long_about = COMPLETIONS_LONG)]
+    Completions(CompletionsArgs),
+    /// Print the man page, or write every page into a folder.
+    #[command(long_about = MANPAGE_LONG)]
+    Manpage(ManpageArgs),
 }
 
 const ENRICH_LONG: &str = "Enrich a CSV of mobile numbers.\n\n\
@@ -63,6 +74,10 @@ error, one row per input row, in input order. OUTPUT appears only when the run e
 (exit 0 or 3), never half-written. In the seven added columns, text that starts with =, +, \
 -, @, a tab or a carriage return (which spreadsheets take for a formula) is written with a \
 leading ' so that it stays text; the input's own fields are never changed.\n\n\
+Every flag also reads TENURE_<FLAG> from the environment (TENURE_QPS=50, \
+TENURE_NO_HEADERS=true, TENURE_CACHE=/data/answers.sqlite); the command line wins. The \
+key and the openid never do: they come from JUHE_KEY, JUHE_OPENID or --key-file / \
+--openid-file.\n\n\
 Examples:\n    \
 tenure enrich fixtures/sample.csv -o enriched.csv --sandbox\n    \
 JUHE_KEY=... tenure enrich numbers.csv -o enriched.csv --qps 50 --concurrency 16\n    \
@@ -87,6 +102,18 @@ queryEncry endpoint takes it: AES-128-ECB keyed by the first 16 hex characters o
 MD5(openid), in Base64. The openid comes from JUHE_OPENID or --openid-file.\n\n\
 Example:\n    JUHE_OPENID=JHtestopenid0000 tenure encrypt 13800138000";
 
+const COMPLETIONS_LONG: &str = "Print the completion script for SHELL on standard output.\n\n\
+Examples:\n    \
+tenure completions bash > ~/.local/share/bash-completion/completions/tenure\n    \
+tenure completions zsh > ~/.zfunc/_tenure     # with fpath+=(~/.zfunc) before compinit\n    \
+tenure completions fish > ~/.config/fish/completions/tenure.fish";
+
+const MANPAGE_LONG: &str = "Print the man page tenure(1) on standard output or, given a \
+FOLDER, write tenure.1 and a page per command (tenure-enrich.1, tenure-check.1…) into it.\n\n\
+Examples:\n    \
+tenure manpage | man -l -\n    \
+sudo tenure manpage /usr/local/share/man/man1";
+
 /// Where the numbers are and how the file is shaped (shared by enrich and check).
 #[derive(Debug, ClapArgs)]
 pub struct InputArgs {
@@ -97,6 +124,7 @@ pub struct InputArgs {
     #[arg(
         short = 'c',
         long,
+        env = "TENURE_COLUMN",
         value_name = "NAME|N",
         value_parser = values::column,
         long_help = "The number column, by header name or 1-based index. By default, the \
@@ -111,6 +139,7 @@ headers (and, when the header is one column holding tabs, says to pass --delimit
     /// The field delimiter (`,`; `\t` for .tsv files).
     #[arg(
         long,
+        env = "TENURE_DELIMITER",
         value_name = "CHAR",
         value_parser = values::delimiter,
         long_help = "The field delimiter: one ASCII character, or `\\t` for a tab. Defaults \
@@ -119,12 +148,13 @@ to `,`, and to a tab for files ending in .tsv."
     pub delimiter: Option<u8>,
 
     /// The input has no header row; --column is then an index (default 1).
-    #[arg(long)]
+    #[arg(long, env = "TENURE_NO_HEADERS", value_parser = BoolishValueParser::new())]
     pub no_headers: bool,
 
     /// The input's text encoding: auto, utf-8 or gbk.
     #[arg(
         long,
+        env = "TENURE_ENCODING",
         value_name = "ENC",
         default_value = "auto",
         value_parser = values::encoding,
@@ -139,6 +169,7 @@ neither stop the run with the line they are on."
     /// The most bytes a record may take (the header too); default 1MiB.
     #[arg(
         long,
+        env = "TENURE_MAX_RECORD_BYTES",
         value_name = "SIZE",
         default_value = "1MiB",
         value_parser = values::size,
@@ -156,6 +187,7 @@ pub struct SourceArgs {
     /// The API base URL.
     #[arg(
         long,
+        env = "TENURE_ENDPOINT",
         value_name = "URL",
         default_value = "https://v.juhe.cn",
         value_parser = values::endpoint,
@@ -167,18 +199,22 @@ queryEncry). The key travels in the POST body, never in the URL."
     /// Run against the built-in simulator, in-process: no key, no network.
     #[arg(
         long,
-        conflicts_with = "endpoint",
+        env = "TENURE_SANDBOX",
+        value_parser = BoolishValueParser::new(),
         long_help = "Run against the built-in simulator of the API, started in-process on \
 loopback with its own key and openid. No key and no network needed; every answer is \
-simulated, and the summary says so. The simulator counts requests per number (that is \
-how tests prove nothing was paid twice), so its memory grows with the numbers asked: it \
-is for trying the tool; measure large files against `tenure sandbox` in its own process."
+simulated, and the summary says so; --endpoint (and TENURE_ENDPOINT) is ignored. The \
+simulator counts requests per number (that is how tests prove nothing was paid twice), so \
+its memory grows with the numbers asked: it is for trying the tool; measure large files \
+against `tenure sandbox` in its own process."
     )]
     pub sandbox: bool,
 
     /// Use the encrypted endpoint (queryEncry); needs JUHE_OPENID.
     #[arg(
         long,
+        env = "TENURE_ENCRYPT",
+        value_parser = BoolishValueParser::new(),
         long_help = "Use the encrypted endpoint /mobileOnline/queryEncry: each number \
 travels AES-encrypted with a key derived from your openid (JUHE_OPENID or --openid-file), \
 so no plaintext number leaves the machine."
@@ -188,6 +224,7 @@ so no plaintext number leaves the machine."
     /// The result store (default: OUTPUT.cache.sqlite).
     #[arg(
         long,
+        env = "TENURE_CACHE",
         value_name = "FILE",
         long_help = "The result store, an SQLite file of final answers (never the key). \
 Defaults to OUTPUT.cache.sqlite beside the output; with output `-`, no store unless given."
@@ -197,6 +234,7 @@ Defaults to OUTPUT.cache.sqlite beside the output; with output `-`, no store unl
     /// Reuse stored answers younger than this (90s, 12h, 7d).
     #[arg(
         long,
+        env = "TENURE_MAX_AGE",
         value_name = "DURATION",
         default_value = "24h",
         value_parser = values::duration,
@@ -206,8 +244,13 @@ pay again for what last night's asked: `90s`, `30m`, `12h`, `7d`."
     pub max_age: Duration,
 
     /// The most requests started in any one second.
-    #[arg(long, value_name = "N", default_value_t = 10,
-          value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(
+        long,
+        env = "TENURE_QPS",
+        value_name = "N",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
     pub qps: u32,
 }
 
@@ -223,6 +266,7 @@ pub struct EnrichArgs {
     #[arg(
         short,
         long,
+        env = "TENURE_OUTPUT",
         value_name = "FILE",
         long_help = "The output CSV, or `-` for standard output. A file is written to a \
 temporary name in the same folder and renamed into place only when the run ends with exit \
@@ -231,13 +275,19 @@ temporary name in the same folder and renamed into place only when the run ends 
     pub output: PathBuf,
 
     /// The most requests in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 8,
-          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(
+        long,
+        env = "TENURE_CONCURRENCY",
+        value_name = "N",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u16).range(1..=1024)
+    )]
     pub concurrency: u16,
 
     /// Retries per number for transient failures (224805, 5xx, timeouts…).
     #[arg(
         long,
+        env = "TENURE_RETRIES",
         value_name = "N",
         default_value_t = 5,
         long_help = "Retries per number for transient failures (224805, 10014, 10011, HTTP \
@@ -247,23 +297,41 @@ exponential backoff and full jitter. Each retry waits for the rate limit like an
     pub retries: u32,
 
     /// Seconds a request may take (0.1 to 3600).
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = values::timeout)]
+    #[arg(
+        long,
+        env = "TENURE_TIMEOUT",
+        value_name = "SECS",
+        default_value = "10",
+        value_parser = values::timeout
+    )]
     pub timeout: Duration,
 
     /// The first retry's backoff ceiling; it doubles per retry.
-    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = values::backoff)]
+    #[arg(
+        long,
+        env = "TENURE_BACKOFF_BASE",
+        value_name = "DURATION",
+        default_value = "200ms",
+        value_parser = values::backoff
+    )]
     pub backoff_base: Duration,
 
     /// The most a single backoff may wait (at most 10m).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::backoff)]
+    #[arg(
+        long,
+        env = "TENURE_BACKOFF_CAP",
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = values::backoff
+    )]
     pub backoff_cap: Duration,
 
-    /// Keep no store (a rerun will pay again).
-    #[arg(long, conflicts_with = "cache")]
+    /// Keep no store (a rerun will pay again); overrides --cache and TENURE_CACHE.
+    #[arg(long, env = "TENURE_NO_CACHE", value_parser = BoolishValueParser::new())]
     pub no_cache: bool,
 
     /// Write the run summary as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "TENURE_SUMMARY_JSON", value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
 
     /// Read the API key from FILE instead of JUHE_KEY.
@@ -277,6 +345,8 @@ exponential backoff and full jitter. Each retry waits for the rate limit like an
     /// Write for Excel: a UTF-8 BOM, CRLF line ends, codes kept as text.
     #[arg(
         long,
+        env = "TENURE_EXCEL",
+        value_parser = BoolishValueParser::new(),
         long_help = "Write the output for Excel: a UTF-8 BOM (so that Chinese text opens \
 right), CRLF line ends, and the codes in tenure_code and error_code kept as text (`=\"03\"`), \
 so that Excel never shows `03` (up to 3 months) as `3` (over 24 months). Without it the \
@@ -285,11 +355,11 @@ bytes are what programs expect: no BOM, LF, codes as the API sent them."
     pub excel: bool,
 
     /// Start the output with a UTF-8 BOM only (older scripts; see --excel).
-    #[arg(long, hide = true)]
+    #[arg(long, env = "TENURE_BOM", value_parser = BoolishValueParser::new(), hide = true)]
     pub bom: bool,
 
     /// No progress bar and no summary on stderr (errors still show).
-    #[arg(short, long)]
+    #[arg(short, long, env = "TENURE_QUIET", value_parser = BoolishValueParser::new())]
     pub quiet: bool,
 }
 
@@ -384,6 +454,20 @@ Example: --script 13800138000=224805,224805,ok"
 }
 
 #[derive(Debug, ClapArgs)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct ManpageArgs {
+    /// The folder to write the pages into (made if missing); none prints tenure(1).
+    #[arg(value_name = "FOLDER")]
+    pub folder: Option<PathBuf>,
+}
+
+#[derive(Debug, ClapArgs)]
 pub struct EncryptArgs {
     /// The numbers to encrypt (normalised first, like the enrich input).
     #[arg(required = true, value_name = "NUMBER")]
@@ -406,5 +490,55 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn every_enrich_flag_reads_its_environment_variable() {
+        // Issue 14, point 6: TENURE_<FLAG>, never for secrets.
+        let command = Args::command();
+        let enrich = command
+            .find_subcommand("enrich")
+            .expect("enrich is a subcommand");
+        let mut named = 0;
+        for arg in enrich.get_arguments() {
+            let Some(long) = arg.get_long() else {
+                assert!(arg.is_positional(), "{:?}", arg.get_id());
+                continue;
+            };
+            let env = arg.get_env().and_then(|env| env.to_str());
+            if matches!(long, "help" | "key-file" | "openid-file") {
+                assert_eq!(env, None, "--{long}");
+                continue;
+            }
+            let want = format!("TENURE_{}", long.replace('-', "_").to_uppercase());
+            assert_eq!(env, Some(want.as_str()), "--{long}");
+            named += 1;
+        }
+        assert!(named >= 20, "{named} flags");
+    }
+
+    #[test]
+    fn no_cache_wins_over_cache_and_sandbox_over_endpoint() {
+        // Not refused as clashes: TENURE_CACHE and TENURE_ENDPOINT, set in
+        // the environment for every run, count as given, and --no-cache or
+        // --sandbox on the command line must still work.
+        let args = Args::try_parse_from([
+            "tenure",
+            "enrich",
+            "in.csv",
+            "-o",
+            "out.csv",
+            "--no-cache",
+            "--cache",
+            "x.sqlite",
+            "--sandbox",
+            "--endpoint",
+            "http://127.0.0.1:1",
+        ])
+        .expect("--no-cache overrides --cache; --sandbox ignores --endpoint");
+        let Command::Enrich(enrich) = args.command else {
+            panic!("enrich");
+        };
+        assert!(enrich.no_cache && enrich.source.sandbox);
     }
 }

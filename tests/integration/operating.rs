@@ -268,3 +268,179 @@ fn check_writes_the_invalid_rows_with_their_reason() {
         .collect();
     assert!(leftovers.is_empty(), "no temporary file is left");
 }
+
+// ------------------------------------------------------------ conventions
+
+#[test]
+fn every_enrich_flag_can_come_from_the_environment() {
+    // Issue 14, point 6.
+    let dir = tempdir();
+    write(dir.path(), "in.txt", "x;13800138000\nx;abc\n");
+    let out = dir.path().join("env-out.csv");
+    tenure()
+        .current_dir(dir.path())
+        .args(["enrich", "in.txt"])
+        .env("TENURE_OUTPUT", "env-out.csv")
+        .env("TENURE_SANDBOX", "true")
+        .env("TENURE_NO_HEADERS", "1")
+        .env("TENURE_DELIMITER", ";")
+        .env("TENURE_COLUMN", "2")
+        .env("TENURE_QPS", "500")
+        .env("TENURE_NO_CACHE", "yes")
+        .env("TENURE_EXCEL", "on")
+        .env("TENURE_QUIET", "true")
+        .assert()
+        .success()
+        .stderr("");
+    let bytes = std::fs::read(&out).expect("TENURE_OUTPUT named the output");
+    assert!(bytes.starts_with(UTF8_BOM), "TENURE_EXCEL");
+    let text = String::from_utf8_lossy(&bytes[3..]).into_owned();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert!(lines[0].starts_with("x;13800138000;"), "{text}");
+    assert!(lines[1].contains(";invalid_number;"), "{text}");
+    assert!(
+        !dir.path().join("env-out.csv.cache.sqlite").exists(),
+        "TENURE_NO_CACHE"
+    );
+
+    // The command line wins, and a false value is false.
+    let ran = run(
+        tenure()
+            .current_dir(dir.path())
+            .args(["check", "in.txt", "--delimiter", ";", "-c", "2", "--json"])
+            .env("TENURE_DELIMITER", "|")
+            .env("TENURE_NO_HEADERS", "false")
+            .env("TENURE_QPS", "0"),
+        2,
+    );
+    assert!(
+        stderr(&ran).contains("--qps"),
+        "a bad value is named: {}",
+        stderr(&ran)
+    );
+    let ran = run(
+        tenure()
+            .current_dir(dir.path())
+            .args([
+                "check",
+                "in.txt",
+                "--delimiter",
+                ";",
+                "-c",
+                "2",
+                "--json",
+                "--qps",
+                "5",
+            ])
+            .env("TENURE_DELIMITER", "|")
+            .env("TENURE_NO_HEADERS", "false")
+            .env("TENURE_QPS", "0"),
+        0,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&ran.stdout).expect("JSON");
+    assert_eq!(report["rows"], 1, "the first line is the header: {report}");
+    // --help shows them.
+    let help = run(tenure().args(["enrich", "--help"]), 0);
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(help.contains("[env: TENURE_QPS=]"), "{help}");
+    assert!(!help.contains("TENURE_KEY"), "no variable for a secret");
+}
+
+#[test]
+fn completions_and_man_pages_are_generated() {
+    for (shell, mark) in [
+        ("bash", "_tenure()"),
+        ("zsh", "#compdef tenure"),
+        ("fish", "complete -c tenure"),
+    ] {
+        let ran = run(tenure().args(["completions", shell]), 0);
+        let script = String::from_utf8_lossy(&ran.stdout).into_owned();
+        assert!(script.contains(mark), "{shell}: {script}");
+        assert!(
+            script.contains("max-age"),
+            "{shell} completes enrich's flags"
+        );
+    }
+    run(tenure().args(["completions", "tcsh"]), 2);
+
+    let ran = run(tenure().arg("manpage"), 0);
+    let page = String::from_utf8_lossy(&ran.stdout).into_owned();
+    assert!(page.contains(".TH tenure 1"), "{page}");
+    assert!(page.contains("enrich"), "{page}");
+    let dir = tempdir();
+    let folder = dir.path().join("man1");
+    run(tenure().arg("manpage").arg(&folder), 0);
+    for name in ["tenure.1", "tenure-enrich.1", "tenure-check.1"] {
+        let page = std::fs::read_to_string(folder.join(name)).expect("the page is written");
+        assert!(page.starts_with(".ie"), "{name} is roff");
+    }
+    let enrich = std::fs::read_to_string(folder.join("tenure-enrich.1")).expect("written");
+    assert!(enrich.contains("TENURE_QPS") && enrich.contains("max\\-record\\-bytes"));
+}
+
+#[test]
+fn version_names_the_build() {
+    let ran = run(tenure().arg("--version"), 0);
+    let version = String::from_utf8_lossy(&ran.stdout).trim().to_owned();
+    assert!(
+        version.starts_with(&format!("tenure {}", env!("CARGO_PKG_VERSION"))),
+        "{version}"
+    );
+    // Built from this checkout (as CI and developers build it): the commit.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=10", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    if let Ok(head) = head
+        && head.status.success()
+    {
+        let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+        assert!(
+            version.contains(&format!("({head} ")),
+            "{version} names {head}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_new_output_follows_the_umask_and_a_replaced_one_keeps_its_mode() {
+    // Issue 14, point 6: the output was always 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir();
+    write(dir.path(), "in.csv", "mobile\n13800138000\n");
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .expect("the file exists")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let tenure_bin = env!("CARGO_BIN_EXE_tenure");
+    let under_umask = |umask: &str, out: &str| {
+        let status = std::process::Command::new("sh")
+            .current_dir(dir.path())
+            .args([
+                "-c",
+                &format!("umask {umask} && exec \"$0\" enrich in.csv -o {out} --sandbox -q"),
+                tenure_bin,
+            ])
+            .env_remove("JUHE_KEY")
+            .status()
+            .expect("sh runs");
+        assert!(status.success(), "umask {umask}");
+    };
+    under_umask("027", "new.csv");
+    assert_eq!(mode(&dir.path().join("new.csv")), 0o640);
+    under_umask("022", "other.csv");
+    assert_eq!(mode(&dir.path().join("other.csv")), 0o644);
+
+    let old = dir.path().join("old.csv");
+    std::fs::write(&old, "old").expect("writable");
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o664)).expect("chmod");
+    under_umask("077", "old.csv");
+    assert_eq!(mode(&old), 0o664, "an existing output keeps its mode");
+    assert_eq!(read_csv(&old).len(), 2, "and is replaced");
+    // The store stays private whatever the umask.
+    assert_eq!(mode(&dir.path().join("new.csv.cache.sqlite")), 0o600);
+}
