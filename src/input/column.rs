@@ -81,12 +81,11 @@ pub(super) fn find_column(
     spec: &ColumnSpec,
     headers: Option<&ByteRecord>,
 ) -> Result<usize, Error> {
-    let header_names = || -> Vec<String> {
+    let names = || {
         headers
             .into_iter()
             .flatten()
-            .map(|h| String::from_utf8_lossy(h).trim().to_owned())
-            .collect()
+            .map(|h| String::from_utf8_lossy(h))
     };
     match spec {
         ColumnSpec::Index(index) => match headers {
@@ -94,18 +93,17 @@ pub(super) fn find_column(
                 "--column {} is past the last column of {name}, which has {} ({}){}",
                 index + 1,
                 headers.len(),
-                header_names().join(", "),
+                listed(headers),
                 delimiter_hint(headers)
             )),
             _ => Ok(*index),
         },
-        ColumnSpec::Name(wanted) => header_names()
-            .iter()
-            .position(|h| h.eq_ignore_ascii_case(wanted.trim()))
+        ColumnSpec::Name(wanted) => names()
+            .position(|h| h.trim().eq_ignore_ascii_case(wanted.trim()))
             .ok_or_else(|| {
                 usage!(
                     "{name} has no column named {wanted:?}; its columns are: {}{}",
-                    header_names().join(", "),
+                    headers.map(listed).unwrap_or_default(),
                     headers.map(delimiter_hint).unwrap_or_default()
                 )
             }),
@@ -113,20 +111,30 @@ pub(super) fn find_column(
             let Some(headers) = headers else {
                 return Ok(0);
             };
-            let names = header_names();
-            names
-                .iter()
-                .position(|h| is_number_header(h))
-                .ok_or_else(|| {
-                    usage!(
-                        "cannot tell which column of {name} holds the numbers; its columns \
-                         are: {}. Name one with --column NAME or --column N.{}",
-                        names.join(", "),
-                        delimiter_hint(headers)
-                    )
-                })
+            names().position(|h| is_number_header(&h)).ok_or_else(|| {
+                usage!(
+                    "cannot tell which column of {name} holds the numbers; its columns \
+                     are: {}. Name one with --column NAME or --column N.{}",
+                    listed(headers),
+                    delimiter_hint(headers)
+                )
+            })
         }
     }
+}
+
+/// The header's names for a message: the first few, and how many more.
+fn listed(headers: &ByteRecord) -> String {
+    const SHOWN: usize = 30;
+    let mut list: Vec<String> = headers
+        .iter()
+        .take(SHOWN)
+        .map(|h| String::from_utf8_lossy(h).trim().to_owned())
+        .collect();
+    if headers.len() > SHOWN {
+        list.push(format!("… ({} more)", headers.len() - SHOWN));
+    }
+    list.join(", ")
 }
 
 /// When the header is a single column that holds another usual delimiter
@@ -228,6 +236,14 @@ mod tests {
         for header in ["id", "name", "mobile2", "home_phone", "身份证号码", ""] {
             assert!(!is_number_header(header), "{header}");
         }
+    }
+
+    #[test]
+    fn a_long_header_is_listed_in_part() {
+        let many = ByteRecord::from(vec!["x"; 1000]);
+        let err = find_column("in.csv", &ColumnSpec::Auto, Some(&many)).expect_err("no number");
+        assert!(err.to_string().contains("x, x, … (970 more)"), "{err}");
+        assert!(err.to_string().len() < 300, "{err}");
     }
 
     #[test]
