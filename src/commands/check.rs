@@ -7,6 +7,7 @@
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
+use std::path::Path;
 
 use crate::config::CheckConfig;
 use crate::exit::{Error, Exit};
@@ -15,6 +16,7 @@ use crate::number::Number;
 use crate::output::Rejects;
 use crate::row::parse_cell;
 use crate::store::Store;
+use crate::usage;
 
 /// How many row numbers each invalid reason lists.
 const EXAMPLES: usize = 5;
@@ -60,6 +62,16 @@ pub struct InvalidRows {
 }
 
 pub fn check(config: CheckConfig) -> Result<Exit, Error> {
+    if let Some(out) = &config.invalid_out {
+        let taken = [config.input.path.as_deref(), config.cache.as_deref()];
+        if taken.into_iter().flatten().any(|path| same_file(out, path)) {
+            return Err(usage!(
+                "--invalid-out {} is the input or the store itself, which it would replace; \
+                 name another file",
+                out.display()
+            ));
+        }
+    }
     let mut input = Input::open(&config.input)?;
     let mut rejects = config
         .invalid_out
@@ -134,6 +146,14 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
         print!("{}", render(&report, &input.name, config.qps.get()));
     }
     Ok(Exit::Success)
+}
+
+/// Whether two paths name one existing file (whatever their spelling).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn render(report: &Report, name: &str, qps: u32) -> String {

@@ -2,7 +2,8 @@
 //! and which column holds the numbers.
 //!
 //! Rows stream through one at a time; nothing here holds more than a
-//! buffer. Fields are kept as bytes and handed on untouched, so the output
+//! buffer and a record, and a record (the header too) is refused past
+//! `--max-record-bytes`, before it is held (see `batches::Counted`). Fields are kept as bytes and handed on untouched, so the output
 //! carries them back byte for byte (after decoding, for GBK input).
 //!
 //! The parts: `source` opens, decompresses (`gzip`) and decodes (`decode`

@@ -267,6 +267,19 @@ fn check_writes_the_invalid_rows_with_their_reason() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
         .collect();
     assert!(leftovers.is_empty(), "no temporary file is left");
+
+    // Never over the input.
+    let before = std::fs::read(&input).expect("readable");
+    let same = dir.path().join(".").join("in.csv");
+    let ran = run(
+        tenure()
+            .args(["check", "--invalid-out"])
+            .arg(&same)
+            .arg(&input),
+        2,
+    );
+    assert!(stderr(&ran).contains("--invalid-out"), "{}", stderr(&ran));
+    assert_eq!(std::fs::read(&input).expect("readable"), before);
 }
 
 // ------------------------------------------------------------ conventions
