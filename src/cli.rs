@@ -7,6 +7,7 @@
 
 mod values;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,11 +16,15 @@ use crate::concurrency::Concurrency;
 use crate::input::{ColumnSpec, Encoding};
 use crate::log::LogFormat;
 
+/// The build, as `--version` names it: the version and, when built from a
+/// git checkout, the commit and its date (see `build.rs`).
+pub const VERSION: &str = env!("TENURE_VERSION");
+
 /// Enrich CSV files of Chinese mobile numbers with their network tenure.
 #[derive(Debug, Parser)]
 #[command(
     name = "tenure",
-    version,
+    version = VERSION,
     // A flag given twice takes its last value, so a script can append
     // overrides to a base command line.
     args_override_self = true,
@@ -54,6 +59,12 @@ pub enum Command {
     /// Print the encrypted form of numbers, as `queryEncry` takes them.
     #[command(long_about = ENCRYPT_LONG)]
     Encrypt(EncryptArgs),
+    /// Print the completion script for a shell (bash, zsh, fish…).
+    #[command(long_about = COMPLETIONS_LONG)]
+    Completions(CompletionsArgs),
+    /// Print the man page, or write every page into a folder.
+    #[command(long_about = MANPAGE_LONG)]
+    Manpage(ManpageArgs),
 }
 
 const ENRICH_LONG: &str = "Enrich a CSV of mobile numbers.\n\n\
@@ -62,7 +73,13 @@ each distinct number once (answers are kept in a local store, so duplicates, rer
 a crash and tonight's rerun of last night's file cost nothing), and writes OUTPUT: the \
 input's columns unchanged, then tenure_code, tenure, province, city, isp, error_code, \
 error, one row per input row, in input order. OUTPUT appears only when the run ends \
-(exit 0 or 3), never half-written.\n\n\
+(exit 0 or 3), never half-written. In the seven added columns, text that starts with =, +, \
+-, @, a tab or a carriage return (which spreadsheets take for a formula) is written with a \
+leading ' so that it stays text; the input's own fields are never changed.\n\n\
+Every flag also reads TENURE_<FLAG> from the environment (TENURE_QPS=50, \
+TENURE_NO_HEADERS=true, TENURE_CACHE=/data/answers.sqlite); the command line wins. The \
+key and the openid never do: they come from JUHE_KEY, JUHE_OPENID or --key-file / \
+--openid-file.\n\n\
 Examples:\n    \
 tenure enrich fixtures/sample.csv -o enriched.csv --sandbox\n    \
 JUHE_KEY=... tenure enrich numbers.csv -o enriched.csv --qps 50 --concurrency 16\n    \
@@ -72,7 +89,8 @@ const CHECK_LONG: &str = "Validate a CSV offline, with no key and no request: ro
 and invalid numbers by reason (with the first rows of each), distinct numbers, duplicates, \
 how many answers the store already holds, and so how many billed queries and how long \
 `enrich` would take at --qps.\n\n\
-Example:\n    tenure check numbers.csv --cache enriched.csv.cache.sqlite --qps 50";
+Examples:\n    tenure check numbers.csv --cache enriched.csv.cache.sqlite --qps 50\n    \
+tenure check numbers.csv --invalid-out invalid.csv";
 
 const SANDBOX_LONG: &str = "Serve the built-in simulator of the Juhe API on loopback. It \
 answers deterministically from the number (carrier from the segment, a real province and \
@@ -86,6 +104,18 @@ queryEncry endpoint takes it: AES-128-ECB keyed by the first 16 hex characters o
 MD5(openid), in Base64. The openid comes from JUHE_OPENID or --openid-file.\n\n\
 Example:\n    JUHE_OPENID=JHtestopenid0000 tenure encrypt 13800138000";
 
+const COMPLETIONS_LONG: &str = "Print the completion script for SHELL on standard output.\n\n\
+Examples:\n    \
+tenure completions bash > ~/.local/share/bash-completion/completions/tenure\n    \
+tenure completions zsh > ~/.zfunc/_tenure     # with fpath+=(~/.zfunc) before compinit\n    \
+tenure completions fish > ~/.config/fish/completions/tenure.fish";
+
+const MANPAGE_LONG: &str = "Print the man page tenure(1) on standard output or, given a \
+FOLDER, write tenure.1 and a page per command (tenure-enrich.1, tenure-check.1…) into it.\n\n\
+Examples:\n    \
+tenure manpage | man -l -\n    \
+sudo tenure manpage /usr/local/share/man/man1";
+
 /// Where the numbers are and how the file is shaped (shared by enrich and check).
 #[derive(Debug, ClapArgs)]
 pub struct InputArgs {
@@ -96,17 +126,22 @@ pub struct InputArgs {
     #[arg(
         short = 'c',
         long,
+        env = "TENURE_COLUMN",
         value_name = "NAME|N",
         value_parser = values::column,
         long_help = "The number column, by header name or 1-based index. By default, the \
-first header named like mobile, phone, tel, 手机号, 手机号码, 手机, 电话 or 号码; when none \
-matches, the error lists the headers."
+first header named like a phone number column: mobile, mobile_no, mobile_number, phone, \
+phone_no, phone_number, tel, telephone, cellphone, 手机, 手机号, 手机号码, 电话, 电话号码, \
+号码, 联系电话, 联系手机, 联系方式, 客户手机, 客户电话, 移动电话 and a few more, compared \
+without case, spaces, underscores, hyphens or dots. When none matches, the error lists the \
+headers (and, when the header is one column holding tabs, says to pass --delimiter '\\t')."
     )]
     pub column: Option<ColumnSpec>,
 
     /// The field delimiter (`,`; `\t` for .tsv files).
     #[arg(
         long,
+        env = "TENURE_DELIMITER",
         value_name = "CHAR",
         value_parser = values::delimiter,
         long_help = "The field delimiter: one ASCII character, or `\\t` for a tab. Defaults \
@@ -115,12 +150,13 @@ to `,`, and to a tab for files ending in .tsv."
     pub delimiter: Option<u8>,
 
     /// The input has no header row; --column is then an index (default 1).
-    #[arg(long)]
+    #[arg(long, env = "TENURE_NO_HEADERS", value_parser = BoolishValueParser::new())]
     pub no_headers: bool,
 
     /// The input's text encoding: auto, utf-8 or gbk.
     #[arg(
         long,
+        env = "TENURE_ENCODING",
         value_name = "ENC",
         default_value = "auto",
         value_parser = values::encoding,
@@ -131,6 +167,20 @@ judged at their first non-ASCII byte). The output is always UTF-8; bytes that ar
 neither stop the run with the line they are on."
     )]
     pub encoding: Encoding,
+
+    /// The most bytes a record may take (the header too); default 1MiB.
+    #[arg(
+        long,
+        env = "TENURE_MAX_RECORD_BYTES",
+        value_name = "SIZE",
+        default_value = "1MiB",
+        value_parser = values::size,
+        long_help = "The most bytes one record (a row, or the header) may take, in bytes or \
+with a unit: 4194304, 512KiB, 4MiB. A longer record stops the run with exit 2, naming the \
+line it starts on: a file with no line ends (or a quote that never closes) would otherwise \
+be read into memory whole. Raise it for rows that really are that long."
+    )]
+    pub max_record_bytes: u64,
 }
 
 /// Which API answers, and where its answers are kept.
@@ -139,6 +189,7 @@ pub struct SourceArgs {
     /// The API base URL.
     #[arg(
         long,
+        env = "TENURE_ENDPOINT",
         value_name = "URL",
         default_value = "https://v.juhe.cn",
         value_parser = values::endpoint,
@@ -150,18 +201,22 @@ queryEncry). The key travels in the POST body, never in the URL."
     /// Run against the built-in simulator, in-process: no key, no network.
     #[arg(
         long,
-        conflicts_with = "endpoint",
+        env = "TENURE_SANDBOX",
+        value_parser = BoolishValueParser::new(),
         long_help = "Run against the built-in simulator of the API, started in-process on \
 loopback with its own key and openid. No key and no network needed; every answer is \
-simulated, and the summary says so. The simulator counts requests per number (that is \
-how tests prove nothing was paid twice), so its memory grows with the numbers asked: it \
-is for trying the tool; measure large files against `tenure sandbox` in its own process."
+simulated, and the summary says so; --endpoint (and TENURE_ENDPOINT) is ignored. The \
+simulator counts requests per number (that is how tests prove nothing was paid twice), so \
+its memory grows with the numbers asked: it is for trying the tool; measure large files \
+against `tenure sandbox` in its own process."
     )]
     pub sandbox: bool,
 
     /// Use the encrypted endpoint (queryEncry); needs JUHE_OPENID.
     #[arg(
         long,
+        env = "TENURE_ENCRYPT",
+        value_parser = BoolishValueParser::new(),
         long_help = "Use the encrypted endpoint /mobileOnline/queryEncry: each number \
 travels AES-encrypted with a key derived from your openid (JUHE_OPENID or --openid-file), \
 so no plaintext number leaves the machine."
@@ -171,6 +226,7 @@ so no plaintext number leaves the machine."
     /// The result store: an SQLite file or a PostgreSQL URL.
     #[arg(
         long,
+        env = "TENURE_CACHE",
         value_name = "FILE|URL",
         long_help = "The result store of final answers (never the key or the openid): an \
 SQLite file, or a PostgreSQL URL (postgresql://user@host/db?sslmode=require; the password \
@@ -184,6 +240,7 @@ once for a number."
     /// Reuse stored answers younger than this (90s, 12h, 7d).
     #[arg(
         long,
+        env = "TENURE_MAX_AGE",
         value_name = "DURATION",
         default_value = "24h",
         value_parser = values::duration,
@@ -193,8 +250,13 @@ pay again for what last night's asked: `90s`, `30m`, `12h`, `7d`."
     pub max_age: Duration,
 
     /// The most requests started in any one second.
-    #[arg(long, value_name = "N", default_value_t = 10,
-          value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(
+        long,
+        env = "TENURE_QPS",
+        value_name = "N",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
     pub qps: u32,
 }
 
@@ -210,6 +272,7 @@ pub struct EnrichArgs {
     #[arg(
         short,
         long,
+        env = "TENURE_OUTPUT",
         value_name = "FILE",
         long_help = "The output CSV, or `-` for standard output. A file is written to a \
 temporary name in the same folder and renamed into place only when the run ends with exit \
@@ -220,6 +283,7 @@ temporary name in the same folder and renamed into place only when the run ends 
     /// Requests in flight: `auto` (as the latency needs) or a number.
     #[arg(
         long,
+        env = "TENURE_CONCURRENCY",
         value_name = "N|auto",
         default_value = "auto",
         long_help = "How many requests may be in flight at once. `auto`, the default, keeps as \
@@ -232,6 +296,7 @@ between 4 and 256, so that --qps is reached whatever the API's latency. A number
     /// Retries per number for transient failures (224805, 5xx, timeouts…).
     #[arg(
         long,
+        env = "TENURE_RETRIES",
         value_name = "N",
         default_value_t = 5,
         long_help = "Retries per number for transient failures (224805, 10014, 10011, HTTP \
@@ -241,24 +306,43 @@ exponential backoff and full jitter. Each retry waits for the rate limit like an
     pub retries: u32,
 
     /// Seconds a request may take (0.1 to 3600).
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = values::timeout)]
+    #[arg(
+        long,
+        env = "TENURE_TIMEOUT",
+        value_name = "SECS",
+        default_value = "10",
+        value_parser = values::timeout
+    )]
     pub timeout: Duration,
 
     /// The first retry's backoff ceiling; it doubles per retry.
-    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = values::backoff)]
+    #[arg(
+        long,
+        env = "TENURE_BACKOFF_BASE",
+        value_name = "DURATION",
+        default_value = "200ms",
+        value_parser = values::backoff
+    )]
     pub backoff_base: Duration,
 
     /// The most a single backoff may wait (at most 10m).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = values::backoff)]
+    #[arg(
+        long,
+        env = "TENURE_BACKOFF_CAP",
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = values::backoff
+    )]
     pub backoff_cap: Duration,
 
-    /// Keep no store (a rerun will pay again); overrides TENURE_CACHE.
-    #[arg(long, conflicts_with = "cache")]
+    /// Keep no store (a rerun will pay again); overrides --cache and TENURE_CACHE.
+    #[arg(long, env = "TENURE_NO_CACHE", value_parser = BoolishValueParser::new())]
     pub no_cache: bool,
 
     /// Share the rate and the 24-hour budget with the group's other runs.
     #[arg(
         long,
+        env = "TENURE_RATE_GROUP",
         value_name = "NAME",
         long_help = "The rate group: runs that share a store and a group together start at \
 most Q requests in any one second, Q the smallest --qps among them, sharing it as each \
@@ -271,6 +355,7 @@ different addresses different groups."
     /// Bill at most N answers in this run; the rest get error_code `budget`.
     #[arg(
         long,
+        env = "TENURE_MAX_BILLED",
         value_name = "N",
         long_help = "Bill at most N answers in this run: a request is sent only while the \
 answers billed plus the requests in flight stay under N. Rows left unasked get error_code \
@@ -281,6 +366,7 @@ answers billed plus the requests in flight stay under N. Rows left unasked get e
     /// Bill at most N answers over 24 hours in the rate group, all runs together.
     #[arg(
         long = "max-billed-24h",
+        env = "TENURE_MAX_BILLED_24H",
         value_name = "N",
         long_help = "Bill at most N answers over the last 24 hours in the rate group, all its \
 runs together (counted from the store's ledger, requests in flight included). Rows left \
@@ -291,6 +377,8 @@ unasked get error_code `budget`, as with --max-billed."
     /// Append a `change` column: what changed since the number's last answer.
     #[arg(
         long,
+        env = "TENURE_CHANGES",
+        value_parser = BoolishValueParser::new(),
         long_help = "Append a column `change` after the seven: how the number's answer \
 compares with its previous successful answer in the store (recorded when it arrived, so a \
 rerun writes the same value); empty for rows without a successful answer.\n\n\
@@ -306,7 +394,7 @@ Several kinds join with `;` (reassigned;isp)."
     pub changes: bool,
 
     /// Write the run summary as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "TENURE_SUMMARY_JSON", value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
 
     /// Read the API key from FILE instead of JUHE_KEY.
@@ -317,17 +405,30 @@ Several kinds join with `;` (reassigned;isp)."
     #[arg(long, value_name = "FILE")]
     pub openid_file: Option<PathBuf>,
 
-    /// Start the output with a UTF-8 BOM, so that Excel opens it correctly.
-    #[arg(long)]
+    /// Write for Excel: a UTF-8 BOM, CRLF line ends, codes kept as text.
+    #[arg(
+        long,
+        env = "TENURE_EXCEL",
+        value_parser = BoolishValueParser::new(),
+        long_help = "Write the output for Excel: a UTF-8 BOM (so that Chinese text opens \
+right), CRLF line ends, and the codes in tenure_code and error_code kept as text (`=\"03\"`), \
+so that Excel never shows `03` (up to 3 months) as `3` (over 24 months). Without it the \
+bytes are what programs expect: no BOM, LF, codes as the API sent them."
+    )]
+    pub excel: bool,
+
+    /// Start the output with a UTF-8 BOM only (older scripts; see --excel).
+    #[arg(long, env = "TENURE_BOM", value_parser = BoolishValueParser::new(), hide = true)]
     pub bom: bool,
 
     /// No progress bar and no summary on stderr (errors still show).
-    #[arg(short, long)]
+    #[arg(short, long, env = "TENURE_QUIET", value_parser = BoolishValueParser::new())]
     pub quiet: bool,
 
     /// How often a progress line is logged when stderr is not a terminal.
     #[arg(
         long,
+        env = "TENURE_PROGRESS_INTERVAL",
         value_name = "DURATION",
         default_value = "10s",
         value_parser = values::duration,
@@ -340,6 +441,7 @@ Airflow, Kubernetes. `0s` writes none. On a terminal the progress bar shows inst
     /// `text` for people, or `json`: every stderr line a JSON object.
     #[arg(
         long,
+        env = "TENURE_LOG_FORMAT",
         value_name = "FORMAT",
         default_value = "text",
         value_parser = values::log_format,
@@ -361,6 +463,17 @@ pub struct CheckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Write the invalid rows, as they were, with a `reason` column, to FILE.
+    #[arg(
+        long,
+        value_name = "FILE",
+        long_help = "Write the rows that would get no answer (invalid numbers, rows too \
+short to have the number column, rows wider than the header) to FILE: the header, then \
+each such row as it was, with a `reason` column after it saying why, in the input's \
+delimiter, as UTF-8. FILE appears only when complete."
+    )]
+    pub invalid_out: Option<PathBuf>,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -463,6 +576,20 @@ the last step forever. After the steps, the number answers normally. Example: --
 }
 
 #[derive(Debug, ClapArgs)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct ManpageArgs {
+    /// The folder to write the pages into (made if missing); none prints tenure(1).
+    #[arg(value_name = "FOLDER")]
+    pub folder: Option<PathBuf>,
+}
+
+#[derive(Debug, ClapArgs)]
 pub struct EncryptArgs {
     /// The numbers to encrypt (normalised first, like the enrich input).
     #[arg(required = true, value_name = "NUMBER")]
@@ -485,5 +612,55 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn every_enrich_flag_reads_its_environment_variable() {
+        // Issue 14, point 6: TENURE_<FLAG>, never for secrets.
+        let command = Args::command();
+        let enrich = command
+            .find_subcommand("enrich")
+            .expect("enrich is a subcommand");
+        let mut named = 0;
+        for arg in enrich.get_arguments() {
+            let Some(long) = arg.get_long() else {
+                assert!(arg.is_positional(), "{:?}", arg.get_id());
+                continue;
+            };
+            let env = arg.get_env().and_then(|env| env.to_str());
+            if matches!(long, "help" | "key-file" | "openid-file") {
+                assert_eq!(env, None, "--{long}");
+                continue;
+            }
+            let want = format!("TENURE_{}", long.replace('-', "_").to_uppercase());
+            assert_eq!(env, Some(want.as_str()), "--{long}");
+            named += 1;
+        }
+        assert!(named >= 20, "{named} flags");
+    }
+
+    #[test]
+    fn no_cache_wins_over_cache_and_sandbox_over_endpoint() {
+        // Not refused as clashes: TENURE_CACHE and TENURE_ENDPOINT, set in
+        // the environment for every run, count as given, and --no-cache or
+        // --sandbox on the command line must still work.
+        let args = Args::try_parse_from([
+            "tenure",
+            "enrich",
+            "in.csv",
+            "-o",
+            "out.csv",
+            "--no-cache",
+            "--cache",
+            "x.sqlite",
+            "--sandbox",
+            "--endpoint",
+            "http://127.0.0.1:1",
+        ])
+        .expect("--no-cache overrides --cache; --sandbox ignores --endpoint");
+        let Command::Enrich(enrich) = args.command else {
+            panic!("enrich");
+        };
+        assert!(enrich.no_cache && enrich.source.sandbox);
     }
 }

@@ -17,6 +17,7 @@ use crate::client::{Backoff, RetryPolicy};
 use crate::exit::Error;
 use crate::input::{ColumnSpec, InputConfig};
 use crate::log::Log;
+use crate::output::Style;
 use crate::pipeline::Settings;
 use crate::progress::Display;
 use crate::sandbox::{self, SandboxConfig};
@@ -165,8 +166,10 @@ pub struct EnrichConfig {
     pub input: InputConfig,
     /// `None` writes to standard output.
     pub output: Option<PathBuf>,
-    /// Start the output with a UTF-8 BOM.
-    pub bom: bool,
+    /// The output's byte layout: `--excel` (BOM, CRLF, codes as text), the
+    /// older `--bom` (a BOM only), or plain. (Named `bom` for the call in
+    /// `commands::enrich`; `style` would say it better.)
+    pub bom: Style,
     pub api: Api,
     /// The API key (the sandbox's own with `--sandbox`).
     pub key: Secret,
@@ -213,7 +216,11 @@ impl EnrichConfig {
         Ok(EnrichConfig {
             input,
             output,
-            bom: args.bom,
+            bom: match (args.excel, args.bom) {
+                (true, _) => Style::Excel,
+                (false, true) => Style::Bom,
+                (false, false) => Style::Plain,
+            },
             api,
             key,
             openid,
@@ -380,6 +387,8 @@ pub struct CheckConfig {
     pub max_age: Duration,
     pub qps: NonZeroU32,
     pub json: bool,
+    /// Where to write the invalid rows, with their reason.
+    pub invalid_out: Option<PathBuf>,
 }
 
 impl CheckConfig {
@@ -394,6 +403,7 @@ impl CheckConfig {
             max_age: args.source.max_age,
             qps: qps(args.source.qps),
             json: args.json,
+            invalid_out: args.invalid_out,
         })
     }
 }
@@ -442,10 +452,7 @@ pub fn sandbox_config(args: SandboxArgs) -> Result<(SandboxConfig, std::net::Soc
 
 fn input_config(args: &InputArgs) -> Result<InputConfig, Error> {
     let path = dash_is_none(&args.input);
-    let tsv = path
-        .as_deref()
-        .and_then(Path::extension)
-        .is_some_and(|ext| ext.eq_ignore_ascii_case("tsv"));
+    let tsv = path.as_deref().is_some_and(is_tsv);
     let delimiter = args.delimiter.unwrap_or(if tsv { b'\t' } else { b',' });
     let column = match &args.column {
         None if args.no_headers => ColumnSpec::Index(0),
@@ -463,6 +470,7 @@ fn input_config(args: &InputArgs) -> Result<InputConfig, Error> {
         delimiter,
         has_headers: !args.no_headers,
         encoding: args.encoding,
+        max_record_bytes: args.max_record_bytes,
     })
 }
 
@@ -500,8 +508,14 @@ fn openid(file: Option<&Path>) -> Result<Secret, Error> {
 /// never echoed in a message.
 fn secret(var: &str, file: Option<&Path>, flag: &str) -> Result<Option<Secret>, Error> {
     let value = match file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|err| usage!("cannot read {flag} {}: {err}", path.display()))?,
+        Some(path) => {
+            let value = std::fs::read_to_string(path)
+                .map_err(|err| usage!("cannot read {flag} {}: {err}", path.display()))?;
+            if let Some(warning) = open_to_others(path, flag) {
+                eprintln!("tenure: warning: {warning}");
+            }
+            value
+        }
         None => match std::env::var(var) {
             Ok(value) => value,
             Err(std::env::VarError::NotPresent) => return Ok(None),
@@ -516,4 +530,38 @@ fn secret(var: &str, file: Option<&Path>, flag: &str) -> Result<Option<Secret>, 
         return Err(usage!("{from} is empty"));
     }
     Ok(Some(Secret::new(value.to_owned())))
+}
+
+/// A warning, like ssh's for a private key, when a secret's file may be
+/// read or changed by others than its owner. Names the file and its mode,
+/// never what it holds.
+fn open_to_others(path: &Path, flag: &str) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "{flag} {path} is open to others than its owner (mode {mode:04o}): whoever can \
+                 read it can spend the account's quota; chmod 600 {path}",
+                path = path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, flag);
+        None
+    }
+}
+
+/// Whether a file is named like tab-separated values: `.tsv`, or
+/// `.tsv.gz` (gzip is read transparently).
+fn is_tsv(path: &Path) -> bool {
+    let is = |path: &Path, ext: &str| {
+        path.extension()
+            .is_some_and(|found| found.eq_ignore_ascii_case(ext))
+    };
+    is(path, "tsv")
+        || (is(path, "gz") && is(Path::new(path.file_stem().unwrap_or_default()), "tsv"))
 }

@@ -38,7 +38,7 @@ mod stop;
 pub mod store;
 mod summary;
 
-pub use input::NUMBER_HEADERS;
+pub use input::{NUMBER_HEADERS, is_number_header};
 pub use pipeline::LOOKS_DOWN_AFTER;
 pub use row::COLUMNS;
 
@@ -60,6 +60,8 @@ pub fn run(args: Args) -> Exit {
         Command::Sandbox(args) => config::sandbox_config(args)
             .and_then(|(config, listen)| commands::serve(config, listen)),
         Command::Encrypt(args) => EncryptConfig::from_args(args).and_then(commands::encrypt),
+        Command::Completions(args) => commands::completions(args.shell),
+        Command::Manpage(args) => commands::manpage(args.folder.as_deref()),
     };
     ran.unwrap_or_else(|err: Error| {
         eprintln!("tenure: error: {err}");

@@ -76,6 +76,10 @@ pub enum Invalid {
     ScientificNotation,
     /// Two or more whole numbers in one cell; holds how many.
     SeveralNumbers(usize),
+    /// A fixed-line number: an area code starting with 0 (`010`, `021`,
+    /// `0755`…), then a 7- or 8-digit local number, or the same after +86
+    /// without the 0.
+    Landline,
 }
 
 impl Invalid {
@@ -89,6 +93,7 @@ impl Invalid {
             Invalid::BadPrefix => "bad_prefix",
             Invalid::ScientificNotation => "scientific_notation",
             Invalid::SeveralNumbers(_) => "several_numbers",
+            Invalid::Landline => "landline",
         }
     }
 }
@@ -123,6 +128,10 @@ impl fmt::Display for Invalid {
                 f,
                 "holds {n} numbers in one cell; put each number on its own row"
             ),
+            Invalid::Landline => f.write_str(
+                "a landline (fixed-line) number, not a mobile: the API knows only mobile \
+                 numbers (11 digits starting with 13 to 19)",
+            ),
         }
     }
 }
@@ -140,7 +149,7 @@ pub fn parse(raw: &str) -> Result<Number, Invalid> {
     // Fast path for the common clean cell: no scan, no copy.
     let bytes = raw.as_bytes();
     if bytes.len() == 11 && bytes.iter().all(u8::is_ascii_digit) {
-        return national(bytes);
+        return domestic(bytes);
     }
     let cell = unwrap_spreadsheet(raw);
     // Before the scan: the scan would only see the letter `E`, and this
@@ -221,11 +230,17 @@ impl Scan {
             // `+` announces a country code: only China's is ours, and the
             // rest is then judged on its own length.
             match digits.strip_prefix(b"86") {
-                Some(rest) => national(rest),
+                Some(rest) => national(rest).map_err(|invalid| {
+                    if is_landline_after_country_code(rest) {
+                        Invalid::Landline
+                    } else {
+                        invalid
+                    }
+                }),
                 None => Err(Invalid::BadPrefix),
             }
         } else {
-            national(strip_country(digits))
+            domestic(strip_country(digits))
         }
     }
 
@@ -262,6 +277,44 @@ fn national(digits: &[u8]) -> Result<Number, Invalid> {
         Ok(_) => Err(Invalid::BadPrefix),
         Err(_) if digits.len() < 11 => Err(Invalid::TooShort(digits.len())),
         Err(_) => Err(Invalid::TooLong(digits.len())),
+    }
+}
+
+/// Checks digits written as in China (no `+`): a mobile number, or else
+/// whether they are a landline, which gets a reason of its own.
+fn domestic(digits: &[u8]) -> Result<Number, Invalid> {
+    national(digits).map_err(|invalid| {
+        if is_landline(digits) {
+            Invalid::Landline
+        } else {
+            invalid
+        }
+    })
+}
+
+/// Whether `digits` are a fixed-line number as dialled in China: a 3-digit
+/// area code (`010` Beijing, `02X`) or a 4-digit one (`0[3-9]XX`), then a
+/// local number of 7 or 8 digits. A `0` before a mobile number (dialled
+/// from another city) is no area code: `013…` matches neither form.
+fn is_landline(digits: &[u8]) -> bool {
+    let area = match digits {
+        [b'0', b'1', b'0', ..] | [b'0', b'2', _, ..] => 3,
+        [b'0', b'3'..=b'9', _, _, ..] => 4,
+        _ => return false,
+    };
+    (7..=8).contains(&(digits.len() - area))
+}
+
+/// Whether the digits after `+86` are a landline: the area code then
+/// drops its leading 0 (`+86 755 8181 4124`, `+86 10 1234 5678`).
+fn is_landline_after_country_code(rest: &[u8]) -> bool {
+    let mut dialled = [b'0'; 13];
+    match rest.first() {
+        Some(b'1'..=b'9') if rest.len() < dialled.len() => {
+            dialled[1..=rest.len()].copy_from_slice(rest);
+            is_landline(&dialled[..=rest.len()])
+        }
+        _ => false,
     }
 }
 

@@ -1,23 +1,48 @@
 //! Writing the output: the input's fields untouched, then the seven columns
 //! tenure adds, to a temporary file renamed into place only when the run
 //! ends with an answer for every row (exit 0 or 3).
+//!
+//! The temporary file is `.NAME.<pid>.XXXXXX.partial` beside the output. A
+//! run killed with `kill -9` cannot remove it, so the next run for the same
+//! output removes those whose process is gone (see [`remove_leftovers`]):
+//! they hold personal data.
 
 use csv::ByteRecord;
+use std::borrow::Cow;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod staged;
+
+pub(crate) use staged::Staged;
 
 use crate::exit::Error;
 use crate::row::{COLUMNS, RowResult};
-use crate::usage;
+
+/// How the output's bytes are laid out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Style {
+    /// As programs expect: no BOM, `\n` line ends, codes as they are.
+    #[default]
+    Plain,
+    /// A UTF-8 BOM, otherwise plain (the `--bom` of earlier versions).
+    Bom,
+    /// What Excel opens as the file says: a UTF-8 BOM, CRLF line ends, and
+    /// the numeric codes kept as text (`="03"`), so that `03` (up to 3
+    /// months) never shows as `3` (over 24 months).
+    Excel,
+}
 
 /// Where the rows go.
 pub struct Output {
     writer: csv::Writer<Sink>,
+    style: Style,
     /// Reused for the fields built per row.
     scratch: String,
-    /// The header's width: shorter rows are padded to it, so that the seven
-    /// columns line up under their names.
-    width: usize,
+    /// The header's width (without a header, the first row's): shorter rows
+    /// are padded to it, so that the seven columns line up under their
+    /// names. (The input refuses longer rows.)
+    width: Option<usize>,
     destination: Destination,
 }
 
@@ -46,66 +71,46 @@ impl Write for Sink {
 enum Destination {
     Stdout,
     /// Written at a temporary path in the same folder, renamed on commit.
-    File {
-        temp: tempfile::TempPath,
-        path: PathBuf,
-    },
+    File(Staged),
 }
 
 impl Output {
     /// Opens the output: `None` is standard output.
-    pub fn create(path: Option<&Path>, delimiter: u8, bom: bool) -> Result<Output, Error> {
+    pub fn create(path: Option<&Path>, delimiter: u8, style: Style) -> Result<Output, Error> {
         let (sink, destination) = match path {
             None => (Sink::Stdout(io::stdout()), Destination::Stdout),
-            Some(path) if path.is_dir() => {
-                return Err(usage!(
-                    "the output {} is a directory; give a file name",
-                    path.display()
-                ));
-            }
             Some(path) => {
-                let folder = folder_of(path);
-                let name = path
-                    .file_name()
-                    .ok_or_else(|| usage!("the output {} is not a file name", path.display()))?;
-                let temp = tempfile::Builder::new()
-                    .prefix(&format!(".{}.", name.to_string_lossy()))
-                    .suffix(".partial")
-                    .tempfile_in(folder)
-                    .map_err(|err| {
-                        usage!("cannot write the output in {}: {err}", folder.display())
-                    })?;
-                let (file, temp) = temp.into_parts();
-                crate::stop::set_partial_output(Some(temp.to_path_buf()));
+                let (staged, file) = Staged::create(path, "the output")?;
+                crate::stop::set_partial_output(Some(staged.temp_path().to_owned()));
                 let sink = Sink::File(BufWriter::with_capacity(1 << 16, file));
-                (
-                    sink,
-                    Destination::File {
-                        temp,
-                        path: path.to_owned(),
-                    },
-                )
+                (sink, Destination::File(staged))
             }
         };
         let mut sink = sink;
-        if bom {
+        if style != Style::Plain {
             sink.write_all("\u{feff}".as_bytes()).map_err(write_error)?;
         }
+        let terminator = match style {
+            Style::Excel => csv::Terminator::CRLF,
+            Style::Plain | Style::Bom => csv::Terminator::Any(b'\n'),
+        };
         let writer = csv::WriterBuilder::new()
             .delimiter(delimiter)
+            .terminator(terminator)
             .flexible(true)
             .from_writer(sink);
         Ok(Output {
             writer,
+            style,
             scratch: String::new(),
-            width: 0,
+            width: None,
             destination,
         })
     }
 
     /// The header row: the input's, then the seven columns.
     pub fn write_headers(&mut self, headers: &ByteRecord) -> Result<(), Error> {
-        self.width = headers.len();
+        self.width = Some(headers.len());
         let mut row = headers.clone();
         for column in COLUMNS {
             row.push_field(column.as_bytes());
@@ -113,13 +118,21 @@ impl Output {
         self.write_record(&row)
     }
 
-    /// One row: its own fields, then the seven.
+    /// One row: its own fields, then the seven (see [`neutralise`]).
     pub fn write_row(&mut self, record: &ByteRecord, result: &RowResult) -> Result<(), Error> {
-        let padding = self.width.saturating_sub(record.len());
-        let appended = result.fields(&mut self.scratch).map(str::as_bytes);
+        let width = *self.width.get_or_insert(record.len());
+        let padding = width.saturating_sub(record.len());
+        let mut appended = result.fields(&mut self.scratch).map(neutralise);
+        if self.style == Style::Excel {
+            for code in [TENURE_CODE, ERROR_CODE] {
+                if let Some(text) = as_text(&appended[code]) {
+                    appended[code] = Cow::Owned(text);
+                }
+            }
+        }
         let padded = record.iter().chain(std::iter::repeat_n(&b""[..], padding));
         self.writer
-            .write_record(padded.chain(appended))
+            .write_record(padded.chain(appended.iter().map(|field| field.as_bytes())))
             .map_err(write_error)
     }
 
@@ -142,26 +155,17 @@ impl Output {
             .writer
             .into_inner()
             .map_err(|err| write_error(err.error()))?;
-        let written = match sink {
-            Sink::Stdout(mut out) => out.flush(),
-            // On disk before the rename: after a crash the output path holds
-            // the old file or the whole new one, never a short one.
-            Sink::File(file) => file
-                .into_inner()
-                .map_err(io::IntoInnerError::into_error)
-                .and_then(|file| file.sync_all()),
-        };
-        written.map_err(write_error)?;
-        if let Destination::File { temp, path } = self.destination {
-            crate::stop::set_partial_output(None);
-            temp.persist(&path).map_err(|err| {
-                Error::Environment(format!(
-                    "cannot move the output into place at {}: {err}",
-                    path.display()
-                ))
-            })?;
+        match (sink, self.destination) {
+            (Sink::File(file), Destination::File(staged)) => {
+                let file = file.into_inner().map_err(|err| write_error(err.error()))?;
+                crate::stop::set_partial_output(None);
+                staged.commit(file)
+            }
+            (Sink::Stdout(mut out), _) => out.flush().map_err(write_error),
+            (Sink::File(_), Destination::Stdout) => {
+                unreachable!("a file sink is made with a file destination")
+            }
         }
-        Ok(())
     }
 
     /// Drops what was written: nothing appears at the output path. (An
@@ -171,6 +175,96 @@ impl Output {
         crate::stop::set_partial_output(None);
         drop(self);
     }
+}
+
+/// `tenure check --invalid-out FILE`: the rows that would get no answer,
+/// as they were, with a `reason` column after them; a file that appears
+/// only when complete, like the output.
+pub struct Rejects {
+    writer: csv::Writer<BufWriter<std::fs::File>>,
+    staged: Staged,
+    /// The header's width (or the first row's): shorter rows are padded to
+    /// it so that `reason` lines up. (A row wider than it, which enrich
+    /// refuses, keeps its fields, and its reason follows them.)
+    width: Option<usize>,
+}
+
+impl Rejects {
+    /// Creates FILE's temporary sibling, and writes the header (the input's
+    /// and `reason`) when there is one.
+    pub fn create(
+        path: &Path,
+        delimiter: u8,
+        headers: Option<&ByteRecord>,
+    ) -> Result<Rejects, Error> {
+        let (staged, file) = Staged::create(path, "--invalid-out")?;
+        let writer = csv::WriterBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .from_writer(BufWriter::with_capacity(1 << 16, file));
+        let mut rejects = Rejects {
+            writer,
+            staged,
+            width: headers.map(ByteRecord::len),
+        };
+        if let Some(headers) = headers {
+            let row = headers.iter().chain(std::iter::once(&b"reason"[..]));
+            rejects.writer.write_record(row).map_err(rejects_error)?;
+        }
+        Ok(rejects)
+    }
+
+    /// One rejected row and why.
+    pub fn write(&mut self, record: &ByteRecord, reason: &str) -> Result<(), Error> {
+        let width = *self.width.get_or_insert(record.len());
+        let padding = width.saturating_sub(record.len());
+        let padded = record.iter().chain(std::iter::repeat_n(&b""[..], padding));
+        self.writer
+            .write_record(padded.chain(std::iter::once(reason.as_bytes())))
+            .map_err(rejects_error)
+    }
+
+    /// Puts the file in place.
+    pub fn commit(self) -> Result<(), Error> {
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|err| anyhow::anyhow!("writing --invalid-out: {}", err.error()))?
+            .into_inner()
+            .map_err(|err| anyhow::anyhow!("writing --invalid-out: {}", err.error()))?;
+        self.staged.commit(file)
+    }
+}
+
+fn rejects_error(err: csv::Error) -> Error {
+    Error::Internal(anyhow::anyhow!("writing --invalid-out: {err}"))
+}
+
+/// The characters that make a spreadsheet read a cell as a formula (and
+/// tab and carriage return, which some read past first), after OWASP's
+/// "CSV injection" advice.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// One of the seven added fields, made safe to open in a spreadsheet: text
+/// from the API (or from whatever answered in its place) that starts like a
+/// formula gets a leading `'`, which spreadsheets read as "this is text".
+/// The input's own fields are never changed.
+fn neutralise(field: &str) -> Cow<'_, str> {
+    if field.starts_with(FORMULA_START) {
+        Cow::Owned(format!("'{field}"))
+    } else {
+        Cow::Borrowed(field)
+    }
+}
+
+/// Where `tenure_code` and `error_code` are among the seven.
+const TENURE_CODE: usize = 0;
+const ERROR_CODE: usize = 5;
+
+/// A code that looks like a number, as a formula Excel shows as that text:
+/// `03` becomes `="03"`, where Excel would show `3`.
+fn as_text(code: &str) -> Option<String> {
+    (!code.is_empty() && code.bytes().all(|b| b.is_ascii_digit())).then(|| format!("=\"{code}\""))
 }
 
 /// The folder a file is in (`.` for a bare name): where its temporary
@@ -186,4 +280,28 @@ pub fn folder_of(path: &Path) -> &Path {
 /// pipe, a folder removed): exit 5, not a bug.
 fn write_error(err: impl std::fmt::Display) -> Error {
     Error::Environment(format!("writing the output failed: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_that_starts_like_a_formula_is_kept_as_text() {
+        for formula in ["=1+1", "+86", "-1", "@SUM(A1)", "\t=1", "\r=1"] {
+            assert_eq!(neutralise(formula), format!("'{formula}"), "{formula:?}");
+        }
+        for text in ["03", "(24,+)", "", "江西", "a=b", " =1", "'quoted"] {
+            assert_eq!(neutralise(text), text, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn for_excel_only_codes_that_look_numeric_become_text_formulas() {
+        assert_eq!(as_text("03").as_deref(), Some("=\"03\""));
+        assert_eq!(as_text("224801").as_deref(), Some("=\"224801\""));
+        for other in ["", "invalid_number", "http_503", "'-1"] {
+            assert_eq!(as_text(other), None, "{other}");
+        }
+    }
 }

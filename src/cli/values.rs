@@ -103,6 +103,32 @@ pub fn log_format(text: &str) -> Result<LogFormat, String> {
     }
 }
 
+/// A size in bytes: `4194304`, or with a binary unit, `512KiB`, `4MiB`,
+/// `1GiB` (`K`, `M`, `G` alone mean the same); at least 1 KiB.
+pub fn size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        _ => return Err("is not a size like 4194304, 512KiB or 4MiB".to_owned()),
+    };
+    let bytes = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| "is not a size like 4194304, 512KiB or 4MiB".to_owned())?;
+    if bytes < 1024 {
+        return Err("must be at least 1KiB".to_owned());
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +165,12 @@ mod tests {
         assert!(encoding("latin1").is_err());
         assert_eq!(log_format("JSON"), Ok(LogFormat::Json));
         assert!(log_format("xml").is_err());
+        assert_eq!(size("4194304"), Ok(4 << 20));
+        assert_eq!(size("512KiB"), Ok(512 << 10));
+        assert_eq!(size("4 MiB"), Ok(4 << 20));
+        assert_eq!(size("1g"), Ok(1 << 30));
+        for bad in ["", "MiB", "12", "1TiB", "-1", "99999999999999999999G"] {
+            assert!(size(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,21 +1,34 @@
 //! `tenure check`: what a run would do, offline and free: counts, invalid
 //! numbers by reason with their first rows, duplicates, answers the store
 //! already holds, and so the queries a run would bill and how long it would
-//! take at `--qps`.
+//! take at `--qps`. With `--invalid-out FILE`, the rows that would get no
+//! answer, as they were, with their reason.
 
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
+use std::path::Path;
 
 use crate::config::CheckConfig;
 use crate::exit::{Error, Exit};
 use crate::input::Input;
 use crate::number::Number;
+use crate::output::Rejects;
 use crate::row::parse_cell;
 use crate::store::{Store, StoreError};
+use crate::usage;
 
 /// How many row numbers each invalid reason lists.
 const EXAMPLES: usize = 5;
+
+/// The reason code of a row with more fields than the header.
+const TOO_MANY_FIELDS: &str = "too_many_fields";
+
+/// Why a row would get no answer: a reason code and its sentence.
+struct Invalid {
+    code: &'static str,
+    reason: String,
+}
 
 /// The report of `tenure check`.
 #[derive(Debug, Default, Serialize)]
@@ -23,8 +36,9 @@ pub struct Report {
     pub rows: u64,
     pub valid: u64,
     pub invalid: u64,
-    /// By reason code (`too_short`, `scientific_notation`…): the count and
-    /// the first data rows (1-based) that have it.
+    /// By reason code (`too_short`, `scientific_notation`…, and
+    /// `too_many_fields` for a row wider than the header, on which enrich
+    /// stops): the count and the first data rows (1-based) that have it.
     pub invalid_by_reason: BTreeMap<String, InvalidRows>,
     pub distinct: u64,
     /// Valid rows whose number appeared on an earlier row.
@@ -48,7 +62,22 @@ pub struct InvalidRows {
 }
 
 pub fn check(config: CheckConfig) -> Result<Exit, Error> {
+    if let Some(out) = &config.invalid_out {
+        let taken = [config.input.path.as_deref(), config.cache.path()];
+        if taken.into_iter().flatten().any(|path| same_file(out, path)) {
+            return Err(usage!(
+                "--invalid-out {} is the input or the store itself, which it would replace; \
+                 name another file",
+                out.display()
+            ));
+        }
+    }
     let mut input = Input::open(&config.input, crate::log::Log::default())?;
+    let mut rejects = config
+        .invalid_out
+        .as_deref()
+        .map(|path| Rejects::create(path, config.input.delimiter, input.headers.as_ref()))
+        .transpose()?;
     // The store a run would use; none yet is a store with no answers.
     let store = match Store::open_read_only(&config.cache, config.api.source()) {
         Ok(store) => Some(store),
@@ -59,9 +88,21 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
     // check is a one-off, offline pass: a set of every distinct number is
     // fine here (16 bytes a number), unlike in enrich.
     let mut seen: HashSet<Number> = HashSet::new();
-    while let Some(record) = input.next_row()? {
+    while let Some(record) = input.next_record()? {
         report.rows += 1;
-        match parse_cell(&record, input.column) {
+        // A row wider than the header stops `enrich`: listed here, with the
+        // invalid numbers, so that all of them can be fixed in one go.
+        let verdict = match input.too_wide(&record) {
+            Some(wide) => Err(Invalid {
+                code: TOO_MANY_FIELDS,
+                reason: format!("{wide}: enrich stops on such a row"),
+            }),
+            None => parse_cell(&record, input.column).map_err(|bad| Invalid {
+                code: bad.code(),
+                reason: bad.to_string(),
+            }),
+        };
+        match verdict {
             Ok(number) => {
                 report.valid += 1;
                 if !seen.insert(number) {
@@ -73,20 +114,26 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
                 }
             }
             Err(invalid) => {
+                if let Some(rejects) = &mut rejects {
+                    rejects.write(&record, &invalid.reason)?;
+                }
                 report.invalid += 1;
                 let reason = report
                     .invalid_by_reason
-                    .entry(invalid.code().to_owned())
+                    .entry(invalid.code.to_owned())
                     .or_default();
                 reason.count += 1;
                 if reason.rows.len() < EXAMPLES {
                     reason.rows.push(report.rows);
                 }
                 if reason.example.is_empty() {
-                    reason.example = invalid.to_string();
+                    reason.example = invalid.reason;
                 }
             }
         }
+    }
+    if let Some(rejects) = rejects {
+        rejects.commit()?;
     }
     report.distinct = seen.len() as u64;
     report.to_query = report.distinct - report.in_store;
@@ -100,6 +147,14 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
         print!("{}", render(&report, &input.name, config.qps.get()));
     }
     Ok(Exit::Success)
+}
+
+/// Whether two paths name one existing file (whatever their spelling).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn render(report: &Report, name: &str, qps: u32) -> String {

@@ -2,11 +2,13 @@
 //! and an exit code.
 
 mod check;
+mod completions;
 mod encrypt;
 mod enrich;
 mod sandbox;
 
 pub use check::check;
+pub use completions::{completions, manpage};
 pub use encrypt::encrypt;
 pub use enrich::enrich;
 pub use sandbox::serve;

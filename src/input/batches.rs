@@ -30,16 +30,45 @@ pub enum Batches {
 
 /// Counts the bytes a reader delivers, and where the last line that holds
 /// something ends: once the parser is past it, every complete row read so
-/// far has been parsed.
+/// far has been parsed. And bounds a record: the CSV parser holds a whole
+/// record in memory, so a file with no line end (`/dev/zero`) would grow it
+/// without end; this reader refuses to deliver more once the record being
+/// parsed would pass its limit.
 pub(super) struct Counted<R> {
     pub(super) inner: R,
     pub(super) delivered: u64,
     /// The offset just past the newline that ends the last non-blank line.
     pub(super) lines_end: Arc<AtomicU64>,
+    /// Where the record being parsed starts (set by `Input` after each).
+    pub(super) record_start: Arc<AtomicU64>,
+    /// The most bytes delivered past `record_start`: the record size limit
+    /// plus the parser's buffer, which it fills ahead of parsing.
+    pub(super) limit: u64,
+}
+
+/// The error of a read refused by [`Counted`]: the record is too long.
+#[derive(Debug)]
+struct TooLong;
+
+impl std::fmt::Display for TooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a record longer than --max-record-bytes")
+    }
+}
+
+impl std::error::Error for TooLong {}
+
+/// Whether `err` is [`Counted`]'s refusal of a record too long.
+pub(super) fn is_too_long(err: &io::Error) -> bool {
+    err.get_ref().is_some_and(|inner| inner.is::<TooLong>())
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let start = self.record_start.load(Ordering::Relaxed);
+        if self.delivered.saturating_sub(start) > self.limit {
+            return Err(io::Error::other(TooLong));
+        }
         let read = self.inner.read(buf)?;
         if let Some(end) = last_line_end(&buf[..read]) {
             self.lines_end

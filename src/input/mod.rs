@@ -2,16 +2,18 @@
 //! and which column holds the numbers.
 //!
 //! Rows stream through one at a time; nothing here holds more than a
-//! buffer. Fields are kept as bytes and handed on untouched, so the output
+//! buffer and a record, and a record (the header too) is refused past
+//! `--max-record-bytes`, before it is held (see `batches::Counted`). Fields are kept as bytes and handed on untouched, so the output
 //! carries them back byte for byte (after decoding, for GBK input).
 //!
-//! The parts: `source` opens and decodes (`decode` holds the decoders),
-//! `column` finds the number column, `batches` hands rows to the pipeline.
-//! The input is read once, as it streams.
+//! The parts: `source` opens, decompresses (`gzip`) and decodes (`decode`
+//! holds the decoders), `column` finds the number column, `batches` hands
+//! rows to the pipeline. The input is read once, as it streams.
 
 mod batches;
 mod column;
 mod decode;
+mod gzip;
 mod source;
 
 use csv::ByteRecord;
@@ -20,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use column::{ColumnSpec, NUMBER_HEADERS};
+pub use column::{ColumnSpec, NUMBER_HEADERS, is_number_header};
 
 use crate::exit::Error;
 use crate::log::Log;
@@ -35,6 +37,9 @@ pub struct InputConfig {
     pub delimiter: u8,
     pub has_headers: bool,
     pub encoding: Encoding,
+    /// The most bytes a record (the header included) may take; a longer
+    /// one stops the read, naming its line.
+    pub max_record_bytes: u64,
 }
 
 impl InputConfig {
@@ -52,7 +57,7 @@ impl InputConfig {
             .delimiter(self.delimiter)
             .has_headers(self.has_headers)
             .flexible(true)
-            .buffer_capacity(1 << 16)
+            .buffer_capacity(BUFFER)
             .from_reader(source)
     }
 }
@@ -85,6 +90,13 @@ pub struct Input {
     /// Where the last non-blank line handed to the parser ends (see
     /// `Input::drained`).
     lines_end: Arc<AtomicU64>,
+    /// Where the record being read starts: what the reader below the parser
+    /// measures a record against (see `batches::Counted`).
+    record_start: Arc<AtomicU64>,
+    max_record_bytes: u64,
+    /// The header's width, or without a header the first row's: a longer
+    /// row would shift the seven added columns.
+    width: Option<usize>,
     /// Standard input or a pipe, whose reads may block for ever.
     streamed: bool,
     /// The size of a regular file, and the raw bytes read of it so far.
@@ -99,17 +111,26 @@ impl Input {
         let name = config.name();
         let opened = source::open(config, &name, log)?;
         let lines_end = Arc::new(AtomicU64::new(0));
+        let record_start = Arc::new(AtomicU64::new(0));
         let counted: Box<dyn Read + Send> = Box::new(batches::Counted {
             inner: opened.reader,
             delivered: 0,
             lines_end: Arc::clone(&lines_end),
+            record_start: Arc::clone(&record_start),
+            // The parser reads a buffer ahead of what it has parsed.
+            limit: config.max_record_bytes + BUFFER as u64,
         });
         let mut reader = config.reader(counted);
         let headers = if config.has_headers {
-            let headers = reader
-                .byte_headers()
-                .map_err(|err| read_error(&name, err))?
-                .clone();
+            let start = reader.position().clone();
+            let headers = match reader.byte_headers() {
+                Ok(headers) => headers.clone(),
+                Err(err) => {
+                    return Err(record_error(&name, err, &start, config.max_record_bytes));
+                }
+            };
+            check_record_size(&name, &start, reader.position(), config.max_record_bytes)?;
+            record_start.store(reader.position().byte(), Ordering::Relaxed);
             if opened.check_utf8 {
                 check_record_utf8(&name, &headers)?;
             }
@@ -122,8 +143,15 @@ impl Input {
             None
         };
         let column = column::find_column(&name, &config.column, headers.as_ref())?;
+        if let Some(warning) = headers
+            .as_ref()
+            .and_then(|headers| column::duplicate_warning(&name, headers, column, &config.column))
+        {
+            eprintln!("tenure: warning: {warning}");
+        }
         Ok(Input {
             reader,
+            width: headers.as_ref().map(ByteRecord::len),
             headers,
             column,
             name,
@@ -131,29 +159,66 @@ impl Input {
             row_bytes: 64,
             row_fields: 4,
             lines_end,
+            record_start,
+            max_record_bytes: config.max_record_bytes,
             streamed: opened.streamed,
             size: opened.size,
             consumed: opened.consumed,
         })
     }
 
-    /// The next data row, or `None` at the end.
+    /// The next data row, or `None` at the end. A row with more fields
+    /// than the header (or, without one, than the first row) stops the
+    /// read: written out, its extra fields would shift the seven columns.
     pub fn next_row(&mut self) -> Result<Option<ByteRecord>, Error> {
+        let record = self.next_record()?;
+        if let Some(record) = &record
+            && let Some(wide) = self.too_wide(record)
+        {
+            return Err(usage!(
+                "{}, {wide}: its extra fields would shift the seven columns tenure adds. \
+                 Quote the fields that contain the delimiter, or fix the row",
+                self.name
+            ));
+        }
+        Ok(record)
+    }
+
+    /// The next data row, however wide (`tenure check` lists the wide ones
+    /// with [`Input::too_wide`] rather than stopping).
+    pub fn next_record(&mut self) -> Result<Option<ByteRecord>, Error> {
         // Sized like the row before, so reading grows nothing in the
         // common case: one allocation per row, which the row then keeps.
         let mut record = ByteRecord::with_capacity(self.row_bytes, self.row_fields);
+        let start = self.reader.position().clone();
         match self.reader.read_byte_record(&mut record) {
             Ok(true) => {
+                let end = self.reader.position();
+                check_record_size(&self.name, &start, end, self.max_record_bytes)?;
+                self.record_start.store(end.byte(), Ordering::Relaxed);
                 if self.check_utf8 {
                     check_record_utf8(&self.name, &record)?;
                 }
                 self.row_bytes = record.as_slice().len();
                 self.row_fields = record.len();
+                self.width.get_or_insert(record.len());
                 Ok(Some(record))
             }
             Ok(false) => Ok(None),
-            Err(err) => Err(read_error(&self.name, err)),
+            Err(err) => Err(record_error(&self.name, err, &start, self.max_record_bytes)),
         }
+    }
+
+    /// Whether `record` has more fields than the header (or, without one,
+    /// than the first row).
+    pub fn too_wide(&self, record: &ByteRecord) -> Option<TooWide> {
+        let width = self.width?;
+        (record.len() > width).then(|| TooWide {
+            line: record.position().map_or(0, csv::Position::line),
+            fields: record.len(),
+            width,
+            header: self.headers.is_some(),
+        })
     }
 
     /// How far through the input the reading is: raw bytes consumed and,
@@ -179,6 +244,68 @@ impl Position {
     pub fn consumed(&self) -> u64 {
         self.consumed.load(Ordering::Relaxed)
     }
+}
+
+/// A row with more fields than the header (or the first row).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TooWide {
+    /// Where the row starts (1-based).
+    pub line: u64,
+    pub fields: usize,
+    /// The header's width, or the first row's.
+    pub width: usize,
+    /// Whether `width` is the header's.
+    pub header: bool,
+}
+
+impl std::fmt::Display for TooWide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {} has {} fields, {} more than the {} ({})",
+            self.line,
+            self.fields,
+            self.fields - self.width,
+            if self.header { "header" } else { "first row" },
+            self.width
+        )
+    }
+}
+
+/// The CSV parser's buffer: it reads this far ahead of what it has parsed.
+const BUFFER: usize = 1 << 16;
+
+/// Fails on a record longer than `max` bytes, naming the line it starts on.
+fn check_record_size(
+    name: &str,
+    start: &csv::Position,
+    end: &csv::Position,
+    max: u64,
+) -> Result<(), Error> {
+    if end.byte() - start.byte() > max {
+        return Err(too_long(name, start, max));
+    }
+    Ok(())
+}
+
+fn too_long(name: &str, start: &csv::Position, max: u64) -> Error {
+    usage!(
+        "{name}, line {}: a record longer than {max} bytes, the limit of --max-record-bytes \
+         (the line has no end, or a quote that opens a field never closes); if the file \
+         really has records that long, pass a larger --max-record-bytes",
+        start.line()
+    )
+}
+
+/// A failed read of the record starting at `start`: too long (the reader
+/// below the parser refused to read further), or an I/O or CSV error.
+fn record_error(name: &str, err: csv::Error, start: &csv::Position, max: u64) -> Error {
+    if let csv::ErrorKind::Io(io) = err.kind()
+        && batches::is_too_long(io)
+    {
+        return too_long(name, start, max);
+    }
+    read_error(name, err)
 }
 
 /// Fails, naming the line, on a row that is not UTF-8: the output is

@@ -1,5 +1,5 @@
-//! Opening the input: a file or standard input, decoded to UTF-8 as it
-//! streams, and read once (no pre-scan: the encoding is decided at the
+//! Opening the input: a file or standard input, decompressed when it is
+//! gzip (see `gzip`) and decoded to UTF-8 as it streams, and read once (no pre-scan: the encoding is decided at the
 //! first byte that is not ASCII, see `decode`). The raw bytes consumed are
 //! counted, so progress can be shown against the file's size.
 
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::decode::{AutoReader, Gb18030Reader};
+use super::gzip::MaybeGzip;
 use super::{Encoding, InputConfig};
 use crate::exit::Error;
 use crate::log::Log;
@@ -53,10 +54,10 @@ pub(super) fn open(config: &InputConfig, name: &str, log: Log) -> Result<Opened,
         Some(file) => Box::new(BufReader::with_capacity(1 << 16, file)),
         None => Box::new(io::stdin()),
     };
-    let raw = Tally {
+    let raw = MaybeGzip::new(Tally {
         inner: raw,
         consumed: Arc::clone(&consumed),
-    };
+    });
     let (reader, check_utf8): (Box<dyn Read + Send>, bool) = match config.encoding {
         Encoding::Auto => {
             let told =

@@ -100,6 +100,25 @@ const CASES: &[(&str, Result<&str, Invalid>)] = &[
         Err(SeveralNumbers(3)),
     ),
     ("13800138000\n13900139000", Err(SeveralNumbers(2))),
+    // Landlines (issue 14): an area code with its 0, then 7 or 8 digits.
+    ("0755-81814124", Err(Landline)),
+    ("021-12345678", Err(Landline)),
+    ("010 1234 5678", Err(Landline)),
+    ("01012345678", Err(Landline)),
+    ("(0755) 8181-4124", Err(Landline)),
+    ("0571-8888888", Err(Landline)),
+    ("029-8888888", Err(Landline)),
+    ("０２１－１２３４５６７８", Err(Landline)),
+    ("+86 755 8181 4124", Err(Landline)),
+    ("+86 10 1234 5678", Err(Landline)),
+    ("+86-21-12345678", Err(Landline)),
+    // Not landlines: a 0 dialled before a mobile, too few or many digits.
+    ("013800138000", Err(TooLong(12))),
+    ("01380013800", Err(BadPrefix)),
+    ("0755-818141", Err(TooShort(10))),
+    ("0755-818141245", Err(TooLong(13))),
+    ("+86 1380013800", Err(TooShort(10))),
+    ("0086 755 81814124", Err(BadPrefix)),
 ];
 
 #[test]
@@ -123,7 +142,7 @@ fn every_variant_is_in_the_table() {
     }
 }
 
-const CODES: [&str; 7] = [
+const CODES: [&str; 8] = [
     "empty",
     "letters",
     "too_short",
@@ -131,9 +150,10 @@ const CODES: [&str; 7] = [
     "bad_prefix",
     "scientific_notation",
     "several_numbers",
+    "landline",
 ];
 
-fn one_of_each() -> [Invalid; 7] {
+fn one_of_each() -> [Invalid; 8] {
     [
         Empty,
         Letters('x'),
@@ -142,6 +162,7 @@ fn one_of_each() -> [Invalid; 7] {
         BadPrefix,
         ScientificNotation,
         SeveralNumbers(2),
+        Landline,
     ]
 }
 
@@ -184,6 +205,11 @@ fn reasons_read_well() {
     assert!(TooLong(12).to_string().contains("12 digits"));
     assert!(ScientificNotation.to_string().contains("as text"));
     assert!(Letters('x').to_string().contains("'x'"));
+    assert!(
+        Landline
+            .to_string()
+            .starts_with("a landline (fixed-line) number, not a mobile")
+    );
 }
 
 #[test]

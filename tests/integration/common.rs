@@ -16,10 +16,69 @@ pub fn sandbox(config: SandboxConfig) -> Sandbox {
         .expect("the sandbox binds a free loopback port")
 }
 
+thread_local! {
+    /// Each test (libtest runs each on a thread of its own) gets a data
+    /// folder of its own: the default store of its runs, shared by them and
+    /// by no other test, and never the developer's own store.
+    static DATA_HOME: tempfile::TempDir =
+        tempfile::tempdir().expect("the system temporary folder is writable");
+}
+
+/// This test's `XDG_DATA_HOME`.
+pub fn data_home() -> PathBuf {
+    DATA_HOME.with(|dir| dir.path().to_owned())
+}
+
+/// The default store of this test's runs.
+pub fn default_store() -> PathBuf {
+    data_home().join("tenure").join("answers.sqlite")
+}
+
+/// The environment every `tenure` a test starts runs in: no secrets and no
+/// store settings from the developer's environment, and this test's own
+/// data folder.
+pub fn isolate<C: AsEnv>(command: &mut C) {
+    for name in ["JUHE_KEY", "JUHE_OPENID", "TENURE_CACHE", "PGPASSWORD"] {
+        command.without(name);
+    }
+    command.with("XDG_DATA_HOME", data_home().as_os_str());
+}
+
+/// The two kinds of command a test builds, for [`isolate`].
+pub trait AsEnv {
+    fn without(&mut self, name: &str);
+    fn with(&mut self, name: &str, value: &std::ffi::OsStr);
+}
+
+impl AsEnv for Command {
+    fn without(&mut self, name: &str) {
+        self.env_remove(name);
+    }
+    fn with(&mut self, name: &str, value: &std::ffi::OsStr) {
+        self.env(name, value);
+    }
+}
+
+impl AsEnv for std::process::Command {
+    fn without(&mut self, name: &str) {
+        self.env_remove(name);
+    }
+    fn with(&mut self, name: &str, value: &std::ffi::OsStr) {
+        self.env(name, value);
+    }
+}
+
 /// The `tenure` binary with no secrets from the developer's environment.
 pub fn tenure() -> Command {
     let mut command = Command::cargo_bin("tenure").expect("cargo built the tenure binary");
-    command.env_remove("JUHE_KEY").env_remove("JUHE_OPENID");
+    isolate(&mut command);
+    command
+}
+
+/// The `tenure` binary as a `std::process::Command`, isolated the same way.
+pub fn tenure_process() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"));
+    isolate(&mut command);
     command
 }
 
@@ -42,9 +101,8 @@ pub fn enrich_process(
     output: &Path,
     extra: &[&str],
 ) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tenure"));
+    let mut command = tenure_process();
     command
-        .env_remove("JUHE_OPENID")
         .env("JUHE_KEY", DEFAULT_KEY)
         .args(enrich_args(url, input, output, extra))
         .stdin(Stdio::null())

@@ -545,6 +545,8 @@ fn no_headers_makes_the_first_row_data() {
 
 #[test]
 fn ragged_rows_are_kept_as_they_are_and_enriched() {
+    // Rows shorter than the header; a longer one stops the run (issue 10:
+    // see `limits::a_row_wider_than_the_header_stops_enrich_naming_the_line`).
     let sandbox = sandbox(SandboxConfig::default());
     let dir = tempdir();
     let input = write(
@@ -553,19 +555,17 @@ fn ragged_rows_are_kept_as_they_are_and_enriched() {
         "id,name,mobile,note\n\
          1,x,13800138000,full\n\
          2,y,13900139000\n\
-         3,z,13700137000,more,and,more\n\
          4,w\n\
          5\n",
     );
     let out = dir.path().join("out.csv");
     run(&mut enrich(&sandbox, &input, &out, &[]), 0);
     let rows = read_csv(&out);
-    assert_eq!(rows.len(), 6, "{rows:?}");
+    assert_eq!(rows.len(), 5, "{rows:?}");
     assert_eq!(rows[0], enriched_header(&["id", "name", "mobile", "note"]));
-    let originals: [&[&str]; 5] = [
+    let originals: [&[&str]; 4] = [
         &["1", "x", "13800138000", "full"],
         &["2", "y", "13900139000"],
-        &["3", "z", "13700137000", "more", "and", "more"],
         &["4", "w"],
         &["5"],
     ];
@@ -581,9 +581,8 @@ fn ragged_rows_are_kept_as_they_are_and_enriched() {
     // Fewer fields, but the number column is there: answered.
     assert_answered(&rows[1], "13800138000");
     assert_answered(&rows[2], "13900139000");
-    assert_answered(&rows[3], "13700137000");
     // Too short to have the number column (column 3).
-    for (row, fields) in [(&rows[4], 2), (&rows[5], 1)] {
+    for (row, fields) in [(&rows[3], 2), (&rows[4], 1)] {
         let reason = assert_invalid(row);
         assert!(
             reason.contains(&format!("{fields} field")) && reason.contains("column 3"),

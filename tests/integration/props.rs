@@ -132,7 +132,7 @@ proptest! {
 
 /// Header names the tool would take for the number column; other headers
 /// avoid them so that `mobile` is the one it picks.
-use tenure::NUMBER_HEADERS;
+use tenure::is_number_header;
 
 fn field() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -150,11 +150,7 @@ fn header() -> impl Strategy<Value = String> {
         "not a column tenure adds, a number header, or a leading BOM",
         |h| {
             let trimmed = h.trim();
-            !COLUMNS.contains(&trimmed)
-                && !NUMBER_HEADERS
-                    .iter()
-                    .any(|known| trimmed.eq_ignore_ascii_case(known))
-                && !h.starts_with('\u{FEFF}')
+            !COLUMNS.contains(&trimmed) && !is_number_header(trimmed) && !h.starts_with('\u{FEFF}')
         },
     )
 }
@@ -171,10 +167,12 @@ struct Table {
     no_headers: bool,
 }
 
+/// A row as wide as the header, or shorter: a wider one stops the run
+/// (issue 10), which `limits` tests on its own.
 fn row(columns: usize) -> impl Strategy<Value = Vec<String>> {
     prop_oneof![
         4 => vec(field(), columns),
-        1 => vec(field(), 1..=columns + 2),
+        1 => vec(field(), 1..=columns),
     ]
 }
 
@@ -197,6 +195,9 @@ fn table() -> impl Strategy<Value = Table> {
                 // not text: the first field cannot keep one.
                 let first = &mut rows[0][0];
                 *first = first.trim_start_matches('\u{FEFF}').to_owned();
+                // Without a header the first row sets the width; a wider
+                // row would stop the run (issue 10).
+                rows[0].resize(header.len(), String::new());
             }
             Table {
                 header,
@@ -287,10 +288,11 @@ fn arbitrary_csv_comes_back_byte_for_byte_with_seven_columns() {
             prop_assert_eq!(&rows.remove(0), &header);
         }
         prop_assert_eq!(rows.len(), table.rows.len(), "one row per input row");
-        // Short rows are padded with empty fields to the header's width, so
-        // that the seven columns line up under their names.
+        // Short rows are padded with empty fields to the header's width (the
+        // first row's without one), so that the seven columns line up under
+        // their names.
         let header_width = if table.no_headers {
-            0
+            table.rows[0].len()
         } else {
             table.header.len()
         };

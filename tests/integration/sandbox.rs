@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -46,7 +46,7 @@ impl Served {
     /// Starts `tenure sandbox --listen 127.0.0.1:0 ARGS` and waits for its
     /// `tenure sandbox listening on http://…` line.
     fn start(args: &[&str]) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tenure"))
+        let mut child = crate::common::tenure_process()
             .args(["sandbox", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
@@ -662,7 +662,7 @@ fn bad_flags_are_usage_errors() {
         (&["--epoch", "1001"], "--epoch"),
     ];
     for (args, expected) in cases {
-        let output = Command::new(env!("CARGO_BIN_EXE_tenure"))
+        let output = crate::common::tenure_process()
             .args(["sandbox", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdin(Stdio::null())
