@@ -374,6 +374,20 @@ unasked get error_code `budget`, as with --max-billed."
     )]
     pub max_billed_24h: Option<u64>,
 
+    /// With --sandbox: the simulator's epoch, when answers have changed.
+    #[arg(
+        long,
+        env = "TENURE_SANDBOX_EPOCH",
+        value_name = "N",
+        requires = "sandbox",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u64).range(0..=1000),
+        long_help = "With --sandbox: answer as the simulator does at epoch N (see `tenure sandbox \
+--epoch`): at each epoch a known share of numbers is reassigned, leaves the network, returns, \
+is ported or moves, so that --changes has something to show. Epoch 0 is today."
+    )]
+    pub sandbox_epoch: u64,
+
     /// Append a `change` column: what changed since the number's last answer.
     #[arg(
         long,

@@ -242,15 +242,18 @@ impl Slots {
         }
     }
 
+    #[cfg(test)]
     pub fn limit(&self) -> usize {
         self.lock().limit
     }
 
+    #[cfg(test)]
     pub fn in_use(&self) -> usize {
         self.lock().in_use
     }
 
     /// The most slots in use at once so far (the summary's `concurrency`).
+    #[cfg(test)]
     pub fn peak(&self) -> usize {
         self.lock().peak
     }

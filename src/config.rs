@@ -183,6 +183,8 @@ pub struct EnrichConfig {
     pub group: Option<String>,
     /// Append the `change` column.
     pub changes: bool,
+    /// With `--sandbox`: the simulator's epoch.
+    pub sandbox_epoch: u64,
     /// An `OUTPUT.cache.sqlite` of an earlier version beside the output,
     /// whose answers could be imported.
     pub legacy_store: Option<PathBuf>,
@@ -229,6 +231,7 @@ impl EnrichConfig {
             cache,
             group,
             changes: args.changes,
+            sandbox_epoch: args.sandbox_epoch,
             legacy_store,
             settings: Settings {
                 concurrency: args.concurrency,

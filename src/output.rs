@@ -17,7 +17,7 @@ mod staged;
 pub(crate) use staged::Staged;
 
 use crate::exit::Error;
-use crate::row::{COLUMNS, RowResult};
+use crate::row::{CHANGE_COLUMN, COLUMNS, RowResult};
 
 /// How the output's bytes are laid out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub struct Output {
     /// are padded to it, so that the seven columns line up under their
     /// names. (The input refuses longer rows.)
     width: Option<usize>,
+    /// Append the `change` column after the seven (`--changes`).
+    changes: bool,
     destination: Destination,
 }
 
@@ -104,8 +106,15 @@ impl Output {
             style,
             scratch: String::new(),
             width: None,
+            changes: false,
             destination,
         })
+    }
+
+    /// Appends the `change` column (DESIGN §7) after the seven.
+    pub fn with_change_column(mut self, changes: bool) -> Output {
+        self.changes = changes;
+        self
     }
 
     /// The header row: the input's, then the seven columns.
@@ -114,6 +123,9 @@ impl Output {
         let mut row = headers.clone();
         for column in COLUMNS {
             row.push_field(column.as_bytes());
+        }
+        if self.changes {
+            row.push_field(CHANGE_COLUMN.as_bytes());
         }
         self.write_record(&row)
     }
@@ -131,8 +143,10 @@ impl Output {
             }
         }
         let padded = record.iter().chain(std::iter::repeat_n(&b""[..], padding));
+        let change = self.changes.then(|| result.change().as_bytes());
+        let added = appended.iter().map(|field| field.as_bytes()).chain(change);
         self.writer
-            .write_record(padded.chain(appended.iter().map(|field| field.as_bytes())))
+            .write_record(padded.chain(added))
             .map_err(write_error)
     }
 

@@ -34,6 +34,8 @@ pub struct Counters {
     asked: AtomicU64,
     in_flight: AtomicU64,
     most_in_flight: AtomicU64,
+    /// Answers of 10011 (too many requests from this address).
+    throttled: AtomicU64,
 }
 
 impl Counters {
@@ -49,6 +51,9 @@ impl Counters {
             }
             Attempt::Done { verdict, .. } => {
                 self.in_flight.fetch_sub(1, Ordering::Relaxed);
+                if let Verdict::SlowDown(_) = verdict {
+                    self.throttled.fetch_add(1, Ordering::Relaxed);
+                }
                 if let Verdict::Final(reply) = verdict
                     && reply.answer.is_billed()
                 {
@@ -206,6 +211,8 @@ pub struct Summary {
     pub retries: u64,
     /// Successful answers, which the API bills.
     pub billed: u64,
+    /// Answers of 10011: requests beyond the API's limit for this address.
+    pub throttled: u64,
     /// Rows without a final answer: a rerun retries only those.
     pub failed_rows: u64,
     pub errors: BTreeMap<String, u64>,
@@ -250,6 +257,7 @@ impl Summary {
         summary.requests = requests;
         summary.retries = counters.retries.load(Ordering::Relaxed);
         summary.billed = counters.billed();
+        summary.throttled = counters.throttled.load(Ordering::Relaxed);
         summary.failed_rows = rows.failed + rows.unasked;
         summary.errors = rows.errors.clone();
         summary.tenure = rows.tenure.clone();
@@ -271,6 +279,13 @@ impl Summary {
         };
         summary.stopped_code = halt.and_then(Halt::api_code);
         summary.message = halt.map(|halt| halt.advice(facts.encrypted));
+        if summary.throttled > 0 && !matches!(halt, Some(Halt::Throttled { .. })) {
+            let advice = throttle_advice(summary.throttled);
+            summary.message = Some(match summary.message.take() {
+                Some(message) => format!("{message}; {advice}"),
+                None => advice,
+            });
+        }
         summary
     }
 
@@ -309,6 +324,7 @@ impl Summary {
             requests: 0,
             retries: 0,
             billed: 0,
+            throttled: 0,
             failed_rows: 0,
             errors: BTreeMap::new(),
             tenure: BTreeMap::new(),
@@ -364,8 +380,20 @@ impl Summary {
             "  elapsed {:.1}s   {:.1} requests/s   at most {} in flight",
             self.elapsed_secs, self.request_rate, self.concurrency
         );
+        if self.throttled > 0 {
+            let _ = writeln!(out, "  {}", throttle_advice(self.throttled));
+        }
         out
     }
+}
+
+/// What to do about 10011s (DESIGN §8).
+fn throttle_advice(times: u64) -> String {
+    format!(
+        "the API answered 10011 (too many requests from this address) {times} time{}: lower \
+         --qps, or check whether another job uses the same key",
+        if times == 1 { "" } else { "s" }
+    )
 }
 
 /// The `stopped` word of an exit without a halt of the API's.

@@ -19,10 +19,12 @@ use crate::log::Log;
 use crate::output::{self, Output};
 use crate::pipeline::{self, Halt, Ran, Runtime};
 use crate::progress::{Display, Progress};
+use crate::row::CHANGE_COLUMN;
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::stop::{self, Stop};
 use crate::store::{Pace, Run, RunSpec, Store};
 use crate::summary::{Counters, Facts, Rows, Summary};
+use crate::usage;
 
 /// Runs `tenure enrich` to its exit, reporting everything, errors included.
 pub fn enrich(config: Result<EnrichConfig, Error>, reporting: Reporting) -> Exit {
@@ -60,9 +62,20 @@ fn run(
     // The input first: a run that cannot read it starts nothing and leaves
     // no store behind.
     let input = Input::open(&config.input, *log)?;
+    if config.changes
+        && let Some(headers) = &input.headers
+        && headers.iter().any(|name| name == CHANGE_COLUMN.as_bytes())
+    {
+        return Err(usage!(
+            "{} already has a column named {CHANGE_COLUMN:?}, which --changes adds; rename it \
+             or leave out --changes",
+            input.name
+        ));
+    }
     let parts = Parts::build(config, log)?;
     facts.store = Some(parts.store_name.clone());
-    let mut output = Output::create(config.output.as_deref(), config.input.delimiter, config.bom)?;
+    let mut output = Output::create(config.output.as_deref(), config.input.delimiter, config.bom)?
+        .with_change_column(config.changes);
     if let Some(headers) = &input.headers {
         output.write_headers(headers)?;
     }
@@ -133,7 +146,10 @@ impl Parts {
         let sandbox = match config.api {
             Api::Sandbox => Some(
                 Sandbox::start(
-                    SandboxConfig::default(),
+                    SandboxConfig {
+                        epoch: config.sandbox_epoch,
+                        ..SandboxConfig::default()
+                    },
                     SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
                 )
                 .map_err(|err| anyhow::anyhow!("cannot start the sandbox: {err}"))?,
