@@ -243,11 +243,6 @@ impl Slots {
     }
 
     #[cfg(test)]
-    pub fn limit(&self) -> usize {
-        self.lock().limit
-    }
-
-    #[cfg(test)]
     pub fn in_use(&self) -> usize {
         self.lock().in_use
     }

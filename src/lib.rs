@@ -23,7 +23,7 @@ pub mod crypto;
 pub mod exit;
 mod halt;
 mod input;
-mod limiter;
+pub mod limiter;
 mod log;
 pub mod number;
 mod output;
@@ -34,7 +34,7 @@ mod row;
 pub mod sandbox;
 pub mod secret;
 mod share;
-mod stop;
+pub mod stop;
 pub mod store;
 mod summary;
 
