@@ -99,11 +99,25 @@ fn night(input: &Path, output: &Path, epoch: u64, extra: &[&str]) -> Ran {
 
 #[test]
 fn two_nights_a_month_apart_show_every_kind_of_change() {
+    two_nights(&[]);
+}
+
+#[test]
+fn two_nights_on_a_postgresql_store_show_every_kind_of_change() {
+    if let Some(schema) =
+        postgres_schema("two_nights_on_a_postgresql_store_show_every_kind_of_change")
+    {
+        two_nights(&["--cache", &schema.url]);
+    }
+}
+
+/// Two nights, a rerun of the second, with `store` flags on every run.
+fn two_nights(store: &[&str]) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let numbers = numbers_of_every_kind();
     let input = numbers_csv(dir.path(), "numbers.csv", &numbers);
     let first = dir.path().join("night1.csv");
-    night(&input, &first, 0, &[]);
+    night(&input, &first, 0, store);
     for (number, change) in changes_by_number(&first) {
         let expected = if expected_change(&number, 0, 0).is_empty() {
             ""
@@ -116,12 +130,9 @@ fn two_nights_a_month_apart_show_every_kind_of_change() {
     let second = dir.path().join("night2.csv");
     let summary = dir.path().join("summary.json");
     let summary_arg = summary.display().to_string();
-    night(
-        &input,
-        &second,
-        1,
-        &["--max-age", "0s", "--summary-json", &summary_arg],
-    );
+    let mut flags = vec!["--max-age", "0s", "--summary-json", &summary_arg];
+    flags.extend(store);
+    night(&input, &second, 1, &flags);
     let changes = changes_by_number(&second);
     for number in &numbers {
         assert_eq!(changes[number], expected_change(number, 0, 1), "{number}");
@@ -143,7 +154,7 @@ fn two_nights_a_month_apart_show_every_kind_of_change() {
 
     // The second night again, from the store: the same bytes.
     let again = dir.path().join("night2-again.csv");
-    night(&input, &again, 1, &[]);
+    night(&input, &again, 1, store);
     assert_eq!(
         std::fs::read(&again).expect("written"),
         std::fs::read(&second).expect("written"),

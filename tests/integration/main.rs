@@ -4,8 +4,10 @@
 mod changes;
 mod cli;
 mod common;
+mod default_store;
 mod enrich;
 mod files;
+mod guards;
 mod hostile;
 mod limits;
 mod operating;
