@@ -60,44 +60,28 @@ pub(crate) fn decide(
     query: &Query<'_>,
     rate_limited: bool,
 ) -> (Reply, Counted) {
-    let stats = ledger.stats();
     let plaintext_on_encrypted = query.route == Route::QueryEncry
         && query
             .mobile
             .is_some_and(|m| m.len() == 11 && m.bytes().all(|b| b.is_ascii_digit()));
-    let refuse = |code: i64| {
-        let counted = Counted {
-            code: code.to_string(),
-            number: None,
-            billed: false,
-            plaintext_on_encrypted,
-            orderid: None,
-        };
-        (Reply::Json(envelope::error(code)), counted)
+    let number = match admit(config, decryptor, ledger, query, rate_limited) {
+        Ok(number) => number,
+        Err(code) => {
+            let counted = Counted {
+                code: code.to_string(),
+                number: None,
+                billed: false,
+                plaintext_on_encrypted,
+                orderid: None,
+            };
+            return (Reply::Json(envelope::error(code)), counted);
+        }
     };
-
-    if query.key != Some(config.key.as_str()) {
-        return refuse(10001);
-    }
-    if rate_limited {
-        return refuse(10011);
-    }
-    if config.quota.is_some_and(|quota| stats.billed >= quota) {
-        return refuse(10012);
-    }
-    let number = match (query.route, query.mobile) {
-        (_, None) => return refuse(224804),
-        (Route::Query, Some(mobile)) => mobile.to_owned(),
-        (Route::QueryEncry, Some(mobile)) => match decryptor.decrypt(mobile) {
-            Some(number) => number,
-            None => return refuse(224804),
-        },
-    };
-    if !super::is_valid_number(&number) {
-        return refuse(224804);
-    }
-
-    let attempt = stats.numbers.get(&number).map_or(0, |n| n.requests);
+    let attempt = ledger
+        .stats()
+        .numbers
+        .get(&number)
+        .map_or(0, |n| n.requests);
     let draw = Draw::new(config.seed, &number, attempt);
     let step = config
         .scripts
@@ -105,44 +89,14 @@ pub(crate) fn decide(
         .and_then(|script| script.step(attempt))
         .or_else(|| draw.fault(config))
         .unwrap_or(Step::Ok);
-
-    // The number's answer: its body, its `codes` key and, for a billed
-    // queryEncry answer, its orderid.
-    let normal = || match answer_at(&number, config.epoch) {
-        Ok(answer) => {
-            let orderid = (query.route == Route::QueryEncry)
-                .then(|| ledger.orderid(&number, config.epoch, attempt));
-            let body = envelope::success(
-                query.route,
-                &number,
-                &answer,
-                orderid.as_deref().unwrap_or_default(),
-            );
-            (body, "0".to_owned(), orderid)
-        }
-        Err(code) => (envelope::error(code), code.to_string(), None),
+    let asked = Asked {
+        config,
+        ledger,
+        query,
+        number: &number,
+        attempt,
     };
-    let (reply, code, orderid) = match step {
-        Step::Ok | Step::Api(0) => {
-            let (body, code, orderid) = normal();
-            (Reply::Json(body), code, orderid)
-        }
-        Step::Api(code) => (Reply::Json(envelope::error(code)), code.to_string(), None),
-        Step::Http(status) => (Reply::Http(status), format!("http_{status}"), None),
-        Step::Drop => (Reply::Drop, "drop".to_owned(), None),
-        Step::Garbage => {
-            let (normal_body, _, _) = normal();
-            let (content_type, body) = envelope::garbage(&normal_body, draw.pick);
-            let reply = Reply::Garbage { content_type, body };
-            (reply, "garbage".to_owned(), None)
-        }
-        Step::Echo => (
-            Reply::Json(envelope::echo(query.raw)),
-            "echo".to_owned(),
-            None,
-        ),
-        Step::Huge => (Reply::Huge, "huge".to_owned(), None),
-    };
+    let (reply, code, orderid) = asked.reply(step, &draw);
     let counted = Counted {
         billed: code == "0",
         code,
@@ -151,6 +105,97 @@ pub(crate) fn decide(
         orderid,
     };
     (reply, counted)
+}
+
+/// The number a request asks about, or the code that refuses it: a wrong
+/// key, the rate limit, the quota, a number that does not decrypt or is
+/// not a valid one.
+fn admit(
+    config: &SandboxConfig,
+    decryptor: &Decryptor,
+    ledger: &Ledger,
+    query: &Query<'_>,
+    rate_limited: bool,
+) -> Result<String, i64> {
+    if query.key != Some(config.key.as_str()) {
+        return Err(10001);
+    }
+    if rate_limited {
+        return Err(10011);
+    }
+    if config
+        .quota
+        .is_some_and(|quota| ledger.stats().billed >= quota)
+    {
+        return Err(10012);
+    }
+    let number = match (query.route, query.mobile) {
+        (_, None) => return Err(224804),
+        (Route::Query, Some(mobile)) => mobile.to_owned(),
+        (Route::QueryEncry, Some(mobile)) => decryptor.decrypt(mobile).ok_or(224804_i64)?,
+    };
+    if !super::is_valid_number(&number) {
+        return Err(224804);
+    }
+    Ok(number)
+}
+
+/// One admitted request: what it asks, and how often the number was asked.
+struct Asked<'a> {
+    config: &'a SandboxConfig,
+    ledger: &'a Ledger,
+    query: &'a Query<'a>,
+    number: &'a str,
+    attempt: u64,
+}
+
+impl Asked<'_> {
+    /// The reply for `step`, its `codes` key, and for a billed queryEncry
+    /// answer its orderid.
+    fn reply(&self, step: Step, draw: &Draw) -> (Reply, String, Option<String>) {
+        match step {
+            Step::Ok | Step::Api(0) => {
+                let (body, code, orderid) = self.normal();
+                (Reply::Json(body), code, orderid)
+            }
+            Step::Api(code) => (Reply::Json(envelope::error(code)), code.to_string(), None),
+            Step::Http(status) => (Reply::Http(status), format!("http_{status}"), None),
+            Step::Drop => (Reply::Drop, "drop".to_owned(), None),
+            Step::Garbage => {
+                let (normal_body, _, _) = self.normal();
+                let (content_type, body) = envelope::garbage(&normal_body, draw.pick);
+                let reply = Reply::Garbage { content_type, body };
+                (reply, "garbage".to_owned(), None)
+            }
+            Step::Echo => (
+                Reply::Json(envelope::echo(self.query.raw)),
+                "echo".to_owned(),
+                None,
+            ),
+            Step::Huge => (Reply::Huge, "huge".to_owned(), None),
+        }
+    }
+
+    /// The number's own answer: its body, its `codes` key and, for a billed
+    /// queryEncry answer, its orderid.
+    fn normal(&self) -> (String, String, Option<String>) {
+        match answer_at(self.number, self.config.epoch) {
+            Ok(answer) => {
+                let orderid = (self.query.route == Route::QueryEncry).then(|| {
+                    self.ledger
+                        .orderid(self.number, self.config.epoch, self.attempt)
+                });
+                let body = envelope::success(
+                    self.query.route,
+                    self.number,
+                    &answer,
+                    orderid.as_deref().unwrap_or_default(),
+                );
+                (body, "0".to_owned(), orderid)
+            }
+            Err(code) => (envelope::error(code), code.to_string(), None),
+        }
+    }
 }
 
 /// The random numbers of one attempt at one number.
