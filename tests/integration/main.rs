@@ -13,3 +13,4 @@ mod reporting;
 mod sandbox;
 mod security;
 mod store;
+mod tend;
