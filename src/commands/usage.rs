@@ -55,6 +55,7 @@ pub fn usage(config: UsageConfig) -> Result<Exit, Error> {
             let from = now
                 .checked_sub(jiff::SignedDuration::try_from(config.since).unwrap_or_default())
                 .unwrap_or(Timestamp::MIN);
+            let from = from.strftime("%Y-%m-%dT%H:%M:%SZ");
             (rows, format!("by run, requests since {from}"))
         }
     };

@@ -1035,8 +1035,60 @@ fn cache_stats_and_usage_on_a_postgresql_store() {
     let purged = stdout_of(&["cache", "purge", "--code", "224801", "--cache", &url]);
     assert!(purged.contains("removed 2 answers"), "{purged}");
     assert_eq!(count(&stats_json(&["--cache", &url])["ledger"]), 14);
+    // A version-1 file merged into the team's store.
+    let v1 = dir.path().join("old.cache.sqlite");
+    let old = answered_numbers(20)[12..].to_vec();
+    version_1_store(&v1, &sandbox.url(), &old);
+    let ran = ran_with(
+        tenure().args(["cache", "import", text(&v1), "--cache", &url]),
+        0,
+    );
+    assert!(ran.stdout.contains("8 answers added"), "{}", ran.stdout);
+    assert_eq!(count(&stats_json(&["--cache", &url])["answers"]), 20);
     assert!(
         !default_store().exists(),
         "the user's store was not touched"
     );
+}
+
+/// A PostgreSQL URL's password shows nowhere: not in the tending commands'
+/// --help (which shows TENURE_CACHE's value for flags that read it unless
+/// told not to), not in their errors.
+#[test]
+fn the_tending_commands_never_show_a_store_password() {
+    let url = "postgresql://tenure:hunter2@127.0.0.1:1/db?sslmode=disable&connect_timeout=2";
+    for command in [
+        &["cache", "stats"][..],
+        &["cache", "export"],
+        &["cache", "import"],
+        &["cache", "purge"],
+        &["cache", "changes"],
+        &["usage"],
+    ] {
+        let help = ran_with(
+            tenure()
+                .env("TENURE_CACHE", url)
+                .args(command)
+                .arg("--help"),
+            0,
+        );
+        assert!(
+            !help.stdout.contains("hunter2"),
+            "{command:?}: {}",
+            help.stdout
+        );
+    }
+    for args in [
+        &["cache", "stats", "--cache", url][..],
+        &["usage", "--cache", url],
+        &["cache", "purge", "--code", "03", "--cache", url],
+    ] {
+        let ran = ran_with(tenure().args(args), 2);
+        assert!(
+            ran.stderr.contains("127.0.0.1:1"),
+            "{args:?}: {}",
+            ran.stderr
+        );
+        assert!(!ran.stderr.contains("hunter2"), "{args:?}: {}", ran.stderr);
+    }
 }
