@@ -5,8 +5,10 @@
 //! refused earlier, by clap).
 
 mod clash;
+mod tend;
 
 pub use clash::{Named, first_clash};
+pub use tend::{CacheAction, CacheConfig, CheckPace, UsageConfig};
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};

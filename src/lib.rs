@@ -43,7 +43,7 @@ pub use pipeline::LOOKS_DOWN_AFTER;
 pub use row::COLUMNS;
 
 use cli::{Args, Command};
-use config::{CheckConfig, EncryptConfig, EnrichConfig};
+use config::{CacheConfig, CheckConfig, CheckPace, EncryptConfig, EnrichConfig, UsageConfig};
 use exit::{Error, Exit};
 
 /// Runs one command line to its exit code, reporting errors on stderr.
@@ -56,12 +56,17 @@ pub fn run(args: Args) -> Exit {
             let config = EnrichConfig::from_args(args, &reporting.log);
             return commands::enrich(config, reporting);
         }
-        Command::Check(args) => CheckConfig::from_args(args).and_then(commands::check),
+        Command::Check(args) => {
+            let pace = CheckPace::of(&args);
+            CheckConfig::from_args(args).and_then(|config| commands::check(config, pace))
+        }
         Command::Sandbox(args) => config::sandbox_config(args)
             .and_then(|(config, listen)| commands::serve(config, listen)),
         Command::Encrypt(args) => EncryptConfig::from_args(args).and_then(commands::encrypt),
         Command::Completions(args) => commands::completions(args.shell),
         Command::Manpage(args) => commands::manpage(args.folder.as_deref()),
+        Command::Cache(args) => CacheConfig::from_args(args).and_then(commands::cache),
+        Command::Usage(args) => UsageConfig::from_args(args).and_then(commands::usage),
     };
     ran.unwrap_or_else(|err: Error| {
         eprintln!("tenure: error: {err}");

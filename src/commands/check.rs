@@ -1,7 +1,9 @@
 //! `tenure check`: what a run would do, offline and free: counts, invalid
 //! numbers by reason with their first rows, duplicates, answers the store
 //! already holds, and so the queries a run would bill and how long it would
-//! take at `--qps`. With `--invalid-out FILE`, the rows that would get no
+//! take: at the rate `--qps` allows, unless `--concurrency` caps it lower at
+//! the API's `--latency` (the model `--concurrency auto` runs by, in
+//! `concurrency`). With `--invalid-out FILE`, the rows that would get no
 //! answer, as they were, with their reason.
 
 use serde::Serialize;
@@ -9,7 +11,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::config::CheckConfig;
+use crate::concurrency::{self, Concurrency};
+use crate::config::{CheckConfig, CheckPace};
 use crate::exit::{Error, Exit};
 use crate::input::Input;
 use crate::number::Number;
@@ -48,8 +51,18 @@ pub struct Report {
     /// Distinct numbers a run would ask the API about: at most this many
     /// billed queries.
     pub to_query: u64,
-    /// `to_query / qps`, the least time a run would take.
+    /// `to_query / rate`: how long a run would take.
     pub estimated_secs: f64,
+    /// The requests per second the estimate assumes: `--qps` (less the
+    /// limiter's slack), or what `concurrency` sustains at `latency_ms` if
+    /// that is lower.
+    pub rate: f64,
+    /// The `--concurrency` assumed: `auto` or a number.
+    pub concurrency: String,
+    /// The API latency assumed (`--latency`), in milliseconds.
+    pub latency_ms: u64,
+    /// Whether `concurrency` holds the rate well below `--qps`.
+    pub capped: bool,
 }
 
 /// The rows that share one reason for being invalid.
@@ -61,7 +74,7 @@ pub struct InvalidRows {
     pub example: String,
 }
 
-pub fn check(config: CheckConfig) -> Result<Exit, Error> {
+pub fn check(config: CheckConfig, pace: CheckPace) -> Result<Exit, Error> {
     if let Some(out) = &config.invalid_out {
         let taken = [config.input.path.as_deref(), config.cache.path()];
         if taken.into_iter().flatten().any(|path| same_file(out, path)) {
@@ -137,14 +150,19 @@ pub fn check(config: CheckConfig) -> Result<Exit, Error> {
     }
     report.distinct = seen.len() as u64;
     report.to_query = report.distinct - report.in_store;
-    report.estimated_secs = report.to_query as f64 / f64::from(config.qps.get());
+    let qps = config.qps.get();
+    report.rate = concurrency::estimate(qps, pace.concurrency, pace.latency);
+    report.estimated_secs = report.to_query as f64 / report.rate;
+    report.concurrency = pace.concurrency.to_string();
+    report.latency_ms = u64::try_from(pace.latency.as_millis()).unwrap_or(u64::MAX);
+    report.capped = concurrency::capped(qps, pace.concurrency, pace.latency).is_some();
     if config.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&report).expect("a report serialises")
         );
     } else {
-        print!("{}", render(&report, &input.name, config.qps.get()));
+        print!("{}", render(&report, &input.name, qps, pace));
     }
     Ok(Exit::Success)
 }
@@ -157,7 +175,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn render(report: &Report, name: &str, qps: u32) -> String {
+fn render(report: &Report, name: &str, qps: u32, pace: CheckPace) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = writeln!(out, "{name}");
@@ -184,11 +202,35 @@ fn render(report: &Report, name: &str, qps: u32) -> String {
     let _ = writeln!(out, "  already in store   {:>10}", report.in_store);
     let _ = writeln!(
         out,
-        "  to query (billed)  {:>10}   at most; at --qps {qps}: {}",
+        "  to query (billed)  {:>10}   at most; at about {:.1} requests/s: {}",
         report.to_query,
+        report.rate,
         humantime::format_duration(std::time::Duration::from_secs(
             report.estimated_secs.ceil() as u64
         ))
     );
+    let _ = writeln!(
+        out,
+        "  rate assumed       --qps {qps}, --concurrency {}, --latency {}ms (the API's \
+         latency: an assumption; measure it with a small run)",
+        report.concurrency, report.latency_ms
+    );
+    if report.capped {
+        let _ = writeln!(
+            out,
+            "  warning: --concurrency {} holds the run to about {:.1} requests/s at {}ms \
+             latency, well below --qps {qps}; {}",
+            report.concurrency,
+            report.rate,
+            report.latency_ms,
+            match pace.concurrency {
+                Concurrency::Auto => format!(
+                    "auto keeps at most {} requests in flight",
+                    concurrency::MAX_AUTO
+                ),
+                Concurrency::Fixed(_) => "raise it, or leave it to --concurrency auto".to_owned(),
+            }
+        );
+    }
     out
 }

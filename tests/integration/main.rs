@@ -16,3 +16,4 @@ mod reporting;
 mod sandbox;
 mod security;
 mod store;
+mod tend;
