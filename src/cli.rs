@@ -233,6 +233,8 @@ so no plaintext number leaves the machine."
     #[arg(
         long,
         env = "TENURE_CACHE",
+        // The value may hold a PostgreSQL password: --help never shows it.
+        hide_env_values = true,
         value_name = "FILE|URL",
         long_help = "The result store of final answers (never the key or the openid): an \
 SQLite file, or a PostgreSQL URL (postgresql://user@host/db?sslmode=require; the password \

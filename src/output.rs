@@ -263,7 +263,7 @@ const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 /// from the API (or from whatever answered in its place) that starts like a
 /// formula gets a leading `'`, which spreadsheets read as "this is text".
 /// The input's own fields are never changed.
-fn neutralise(field: &str) -> Cow<'_, str> {
+pub(crate) fn neutralise(field: &str) -> Cow<'_, str> {
     if field.starts_with(FORMULA_START) {
         Cow::Owned(format!("'{field}"))
     } else {

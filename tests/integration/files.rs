@@ -802,7 +802,7 @@ fn check_reports_the_sample_make_up() {
     // At the default 10 qps.
     let secs = report["estimated_secs"].as_f64().expect("a number");
     assert!(
-        (secs - make_up.distinct as f64 / 10.0).abs() < 1e-6,
+        (secs - make_up.distinct as f64 / (10.0 * 1000.0 / 1020.0)).abs() < 1e-6,
         "{secs}"
     );
     let report = check_json(
@@ -813,7 +813,7 @@ fn check_reports_the_sample_make_up() {
     );
     let secs = report["estimated_secs"].as_f64().expect("a number");
     assert!(
-        (secs - make_up.distinct as f64 / 50.0).abs() < 1e-6,
+        (secs - make_up.distinct as f64 / (50.0 * 1000.0 / 1020.0)).abs() < 1e-6,
         "{secs}"
     );
 

@@ -110,24 +110,10 @@ fn record(row: &ChangeRow) -> Vec<Cow<'_, str>> {
             &tenure.city,
             &tenure.isp,
         ] {
-            record.push(neutralise(field));
+            record.push(crate::output::neutralise(field));
         }
     }
     record
-}
-
-/// The characters that make a spreadsheet read a cell as a formula, as
-/// `output` lists them (OWASP's "CSV injection" advice).
-const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
-/// Text that starts like a formula, with a leading `'`, which spreadsheets
-/// read as "this is text" (the rule of `output`'s seven columns).
-fn neutralise(field: &str) -> Cow<'_, str> {
-    if field.starts_with(FORMULA_START) {
-        Cow::Owned(format!("'{field}"))
-    } else {
-        Cow::Borrowed(field)
-    }
 }
 
 #[cfg(test)]

@@ -28,8 +28,7 @@ impl Harness {
             mobile,
             raw: "key=...&mobile=...",
         };
-        let (reply, counted) =
-            decide(&self.config, &self.decryptor, &self.ledger, &query, false);
+        let (reply, counted) = decide(&self.config, &self.decryptor, &self.ledger, &query, false);
         self.ledger.record(&counted);
         reply
     }
@@ -86,9 +85,7 @@ fn decrypts_query_encry_and_gives_each_billed_answer_its_orderid() {
     let mut sandbox = Harness::new(SandboxConfig::default());
     let ciphertext = cipher::encrypt(&sandbox.config.openid, "13800138000");
     let answers: Vec<Value> = (0..2)
-        .map(|_| {
-            json(&sandbox.ask_with(Route::QueryEncry, Some("sandbox-key"), Some(&ciphertext)))
-        })
+        .map(|_| json(&sandbox.ask_with(Route::QueryEncry, Some("sandbox-key"), Some(&ciphertext))))
         .collect();
     let answer = answer_at("13800138000", 0).expect("13800138000 has a record");
     for got in &answers {
