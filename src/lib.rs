@@ -57,8 +57,10 @@ pub fn run(args: Args) -> Exit {
             return commands::enrich(config, reporting);
         }
         Command::Check(args) => CheckConfig::from_args(args).and_then(commands::check),
-        Command::Sandbox(args) => config::sandbox_config(args)
-            .and_then(|(config, listen)| commands::serve(config, listen)),
+        Command::Sandbox(args) => {
+            let (config, listen) = config::sandbox_config(args);
+            commands::serve(config, listen)
+        }
         Command::Encrypt(args) => EncryptConfig::from_args(args).and_then(commands::encrypt),
         Command::Completions(args) => commands::completions(args.shell),
         Command::Manpage(args) => commands::manpage(args.folder.as_deref()),

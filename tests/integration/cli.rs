@@ -16,7 +16,7 @@ fn encrypt_prints_the_openssl_vector() {
 
 #[test]
 fn encrypt_takes_many_numbers_messy_forms_and_an_openid_file() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let openid = write(dir.path(), "openid", "openid-risk-team\n");
     tenure()
         .args(["encrypt", "--openid-file"])
@@ -64,7 +64,7 @@ fn every_subcommand_long_help_has_an_example() {
 /// A bad flag names the flag and exits 2.
 #[test]
 fn bad_flags_exit_2_naming_the_flag() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let input = numbers_csv(dir.path(), "in.csv", &distinct_numbers(1));
     let out = dir.path().join("out.csv");
     for (flag, value) in [
@@ -99,7 +99,7 @@ fn bad_flags_exit_2_naming_the_flag() {
 /// clap itself must refuse the flag; a missing input would exit 2 anyway.)
 #[test]
 fn there_is_no_key_flag() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let input = numbers_csv(dir.path(), "in.csv", &distinct_numbers(1));
     for flag in ["--key", "--openid"] {
         tenure()
@@ -118,7 +118,7 @@ fn there_is_no_key_flag() {
 /// request is paid for, not after.
 #[test]
 fn unwritable_destinations_fail_before_any_request() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let sandbox = sandbox(tenure::sandbox::SandboxConfig::default());
     let input = numbers_csv(dir.path(), "in.csv", &distinct_numbers(5));
     let folder = dir.path().join("a-folder");
