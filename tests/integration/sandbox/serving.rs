@@ -3,12 +3,10 @@
 //! errors.
 
 use std::net::{SocketAddr, TcpStream};
-use std::process::Stdio;
-
 use tenure::sandbox::{DEFAULT_KEY, Sandbox, SandboxConfig, Stats};
 
 use super::{QUERY, Served, client, expected_plain, json, stats_at};
-use crate::common::tenure_process;
+use crate::common::{ran_with, tenure};
 
 #[test]
 fn stats_and_unknown_paths_are_not_api_requests() {
@@ -85,16 +83,14 @@ fn bad_flags_are_usage_errors() {
         (&["--epoch", "1001"], "--epoch"),
     ];
     for (args, expected) in cases {
-        let output = tenure_process()
-            .args(["sandbox", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("the tenure binary was built by cargo for this test");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
-        assert!(output.stdout.is_empty(), "{args:?} never listened");
+        let ran = ran_with(
+            tenure()
+                .args(["sandbox", "--listen", "127.0.0.1:0"])
+                .args(args),
+            2,
+        );
+        assert!(ran.stderr.contains(expected), "{args:?}: {}", ran.stderr);
+        assert!(ran.stdout.is_empty(), "{args:?} never listened");
     }
 }
 

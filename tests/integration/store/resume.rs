@@ -139,8 +139,9 @@ fn a_run_stopped_by_the_quota_resumes_without_paying_twice() {
     });
     let addr = limited.addr();
 
-    // A quota that ran out stops the batch.
-    ran_with(&mut enrich(&limited, &input, &output, &[]), 4);
+    // A quota that ran out stops the batch (10012, not another stop).
+    let ran = ran_with(&mut enrich(&limited, &input, &output, &[]), 4);
+    assert!(ran.stderr.contains("10012"), "{}", ran.stderr);
     assert!(!output.exists(), "exit 4 leaves nothing at the output path");
     let first = limited.stats();
     assert_eq!(first.billed, 150, "the sandbox bills exactly its quota");
