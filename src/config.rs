@@ -434,7 +434,7 @@ impl EncryptConfig {
 /// `tenure sandbox`: the simulator's settings and where to listen. Only
 /// assembles: clap's value parsers have checked every value (addresses,
 /// probabilities, the epoch, scripts), and `Sandbox::start` validates again.
-pub fn sandbox_config(args: SandboxArgs) -> Result<(SandboxConfig, std::net::SocketAddr), Error> {
+pub fn sandbox_config(args: SandboxArgs) -> (SandboxConfig, std::net::SocketAddr) {
     let config = SandboxConfig {
         key: args.key,
         openid: args.openid,
@@ -452,7 +452,7 @@ pub fn sandbox_config(args: SandboxArgs) -> Result<(SandboxConfig, std::net::Soc
         scripts: args.script.into_iter().collect(),
         epoch: args.epoch,
     };
-    Ok((config, args.listen))
+    (config, args.listen)
 }
 
 fn input_config(args: &InputArgs) -> Result<InputConfig, Error> {

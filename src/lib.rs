@@ -60,8 +60,10 @@ pub fn run(args: Args) -> Exit {
             let pace = CheckPace::of(&args);
             CheckConfig::from_args(args).and_then(|config| commands::check(config, pace))
         }
-        Command::Sandbox(args) => config::sandbox_config(args)
-            .and_then(|(config, listen)| commands::serve(config, listen)),
+        Command::Sandbox(args) => {
+            let (config, listen) = config::sandbox_config(args);
+            commands::serve(config, listen)
+        }
         Command::Encrypt(args) => EncryptConfig::from_args(args).and_then(commands::encrypt),
         Command::Completions(args) => commands::completions(args.shell),
         Command::Manpage(args) => commands::manpage(args.folder.as_deref()),

@@ -7,14 +7,13 @@ use crate::common::*;
 
 #[test]
 fn paths_that_clash_are_refused_before_anything_is_written() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let sandbox = sandbox(SandboxConfig::default());
     let input = numbers_csv(dir.path(), "in.csv", &answered_numbers(3));
     let before = std::fs::read(&input).expect("readable");
     std::fs::create_dir(dir.path().join("sub")).expect("a folder");
     let dotted = dir.path().join("sub").join("..").join("in.csv");
     let output = dir.path().join("out.csv");
-    let store = dir.path().join("store.sqlite");
     let cases: Vec<(&std::path::Path, Vec<String>, &str)> = vec![
         // -o is the input, spelled another way.
         (&dotted, vec![], "-o"),
@@ -47,7 +46,9 @@ fn paths_that_clash_are_refused_before_anything_is_written() {
             before,
             "the input is intact"
         );
-        assert!(!output.exists() && !store.exists(), "nothing written");
+        // Not the output, nor the store the first two cases would use.
+        assert!(!output.exists(), "nothing written at -o");
+        assert!(!default_store().exists(), "no store made");
     }
     assert_eq!(sandbox.stats().requests, 0, "nothing was asked");
 }
@@ -77,7 +78,7 @@ fn an_endpoint_with_a_fragment_is_refused() {
 #[test]
 fn a_wrong_openid_stops_with_exit_4_and_names_the_variable_not_the_value() {
     const WRONG: &str = "JHwrong-openid-DO-NOT-LEAK";
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let sandbox = sandbox(SandboxConfig::default());
     let input = numbers_csv(dir.path(), "in.csv", &answered_numbers(30));
     let output = dir.path().join("out.csv");
@@ -113,15 +114,10 @@ fn a_wrong_openid_stops_with_exit_4_and_names_the_variable_not_the_value() {
 /// Without --encrypt, a batch of 224804s means the requests are wrong.
 #[test]
 fn a_batch_of_refusals_without_encrypt_is_bad_requests() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let numbers = answered_numbers(3);
-    let mut config = SandboxConfig::default();
-    for number in &numbers {
-        let (number, script) =
-            tenure::sandbox::parse_script(&format!("{number}=224804*")).expect("a script");
-        config.scripts.insert(number, script);
-    }
-    let sandbox = sandbox(config);
+    let scripts: Vec<String> = numbers.iter().map(|n| format!("{n}=224804*")).collect();
+    let sandbox = sandbox(scripted(&scripts));
     let input = numbers_csv(dir.path(), "in.csv", &numbers);
     let output = dir.path().join("out.csv");
     let summary = dir.path().join("summary.json");

@@ -3,36 +3,11 @@
 //! text, a duplicated number column, a key file others can read.
 
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
 use tenure::sandbox::SandboxConfig;
 
 use crate::common::*;
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Runs a command to its end and checks its exit code.
-fn run(command: &mut assert_cmd::Command, code: i32) -> Output {
-    let output = command
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("the tenure binary runs");
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "exit status {:?}, expected {code}\nstderr:\n{}",
-        output.status,
-        stderr(&output)
-    );
-    output
-}
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("a temporary folder")
-}
 
 const MIB: usize = 1 << 20;
 
@@ -45,8 +20,8 @@ fn a_header_longer_than_the_record_limit_stops_naming_the_file_and_line() {
     let dir = tempdir();
     let input = write(dir.path(), "wide.csv", vec![b'a'; 2 * MIB]);
     let out = dir.path().join("out.csv");
-    let ran = run(&mut enrich(&sandbox, &input, &out, &[]), 2);
-    let message = stderr(&ran);
+    let ran = ran_with(&mut enrich(&sandbox, &input, &out, &[]), 2);
+    let message = &ran.stderr;
     assert!(
         message.contains("wide.csv, line 1") && message.contains("--max-record-bytes"),
         "{message}"
@@ -63,8 +38,8 @@ fn a_row_longer_than_the_record_limit_stops_naming_its_line() {
     bytes.extend(std::iter::repeat_n(b'7', 2 * MIB));
     let input = write(dir.path(), "long.csv", &bytes);
     let out = dir.path().join("out.csv");
-    let ran = run(&mut enrich(&sandbox, &input, &out, &["--no-headers"]), 2);
-    let message = stderr(&ran);
+    let ran = ran_with(&mut enrich(&sandbox, &input, &out, &["--no-headers"]), 2);
+    let message = &ran.stderr;
     assert!(
         message.contains("long.csv, line 2") && message.contains("1048576 bytes"),
         "{message}"
@@ -72,11 +47,11 @@ fn a_row_longer_than_the_record_limit_stops_naming_its_line() {
     assert!(!out.exists(), "nothing at the output path");
 
     // The same on standard input, read on a thread of its own.
-    let ran = run(
+    let ran = ran_with(
         enrich(&sandbox, Path::new("-"), &out, &["--no-headers"]).write_stdin(bytes),
         2,
     );
-    assert!(stderr(&ran).contains("<stdin>, line 2"), "{}", stderr(&ran));
+    assert!(ran.stderr.contains("<stdin>, line 2"), "{}", ran.stderr);
 }
 
 #[test]
@@ -90,8 +65,14 @@ fn a_long_row_is_read_whole_under_a_raised_limit() {
         format!("id,note,mobile\n1,{note},13800138000\n2,short,13900139000\n"),
     );
     let out = dir.path().join("out.csv");
-    run(&mut enrich(&sandbox, &input, &out, &[]), 2);
-    run(
+    // Refused under the default limit, and for that reason.
+    let ran = ran_with(&mut enrich(&sandbox, &input, &out, &[]), 2);
+    assert!(
+        ran.stderr.contains("long.csv, line 2") && ran.stderr.contains("--max-record-bytes"),
+        "{}",
+        ran.stderr
+    );
+    ran_with(
         &mut enrich(&sandbox, &input, &out, &["--max-record-bytes", "4194304"]),
         0,
     );
@@ -115,8 +96,8 @@ fn a_row_wider_than_the_header_stops_enrich_naming_the_line() {
         "id,mobile\n0,13900139000\n1,13800138000,extra,more\n",
     );
     let out = dir.path().join("out.csv");
-    let ran = run(&mut enrich(&sandbox, &input, &out, &[]), 2);
-    let message = stderr(&ran);
+    let ran = ran_with(&mut enrich(&sandbox, &input, &out, &[]), 2);
+    let message = &ran.stderr;
     assert!(
         message.contains("wide.csv, line 3 has 4 fields, 2 more than the header (2)"),
         "{message}"
@@ -130,14 +111,15 @@ fn a_row_wider_than_the_header_stops_enrich_naming_the_line() {
         "bare.csv",
         "13800138000,a,b\n13900139000\n13700137000,a,b,c\n",
     );
-    let ran = run(&mut enrich(&sandbox, &input, &out, &["--no-headers"]), 2);
+    let ran = ran_with(&mut enrich(&sandbox, &input, &out, &["--no-headers"]), 2);
     assert!(
-        stderr(&ran).contains("line 3 has 4 fields, 1 more than the first row (3)"),
+        ran.stderr
+            .contains("line 3 has 4 fields, 1 more than the first row (3)"),
         "{}",
-        stderr(&ran)
+        ran.stderr
     );
     let input = write(dir.path(), "short.csv", "13800138000,a,b\n13900139000\n");
-    run(&mut enrich(&sandbox, &input, &out, &["--no-headers"]), 0);
+    ran_with(&mut enrich(&sandbox, &input, &out, &["--no-headers"]), 0);
     let rows = read_csv(&out);
     assert_eq!(rows[0].len(), 10);
     assert_eq!(rows[1].len(), 10, "padded to the first row: {:?}", rows[1]);
@@ -152,9 +134,7 @@ fn check_lists_rows_wider_than_the_header_instead_of_stopping() {
         "wide.csv",
         "id,mobile\n0,13900139000\n1,13800138000,extra\n2,13700137000\n3,1,2,3\n",
     );
-    let ran = run(tenure().args(["check", "--json"]).arg(&input), 0);
-    let report: serde_json::Value =
-        serde_json::from_slice(&ran.stdout).expect("check --json prints JSON");
+    let report = stdout_json(tenure().args(["check", "--json"]).arg(&input));
     assert_eq!(report["rows"], 4);
     assert_eq!(report["valid"], 2);
     let wide = &report["invalid_by_reason"]["too_many_fields"];
@@ -166,31 +146,18 @@ fn check_lists_rows_wider_than_the_header_instead_of_stopping() {
             .is_some_and(|e| e.contains("line 3 has 3 fields")),
         "{wide}"
     );
-    let text = run(tenure().arg("check").arg(&input), 0);
-    assert!(
-        String::from_utf8_lossy(&text.stdout).contains("too_many_fields"),
-        "{}",
-        String::from_utf8_lossy(&text.stdout)
-    );
+    let text = ran_with(tenure().arg("check").arg(&input), 0).stdout;
+    assert!(text.contains("too_many_fields"), "{text}");
 }
 
 // ------------------------------------------------------------ leftovers
 
 /// The names in `dir` of the temporary outputs of `out.csv`.
-fn partials(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("the temporary folder is readable")
-        .map(|entry| {
-            entry
-                .expect("an entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|name| name.starts_with(".out.csv.") && name.ends_with(".partial"))
-        .collect();
-    names.sort();
-    names
+fn out_partials(dir: &Path) -> Vec<String> {
+    partials(dir)
+        .into_iter()
+        .filter(|name| name.starts_with(".out.csv."))
+        .collect()
 }
 
 #[test]
@@ -210,13 +177,13 @@ fn the_partial_output_of_a_dead_run_is_removed_by_the_next_run() {
     );
     let alive = write(dir.path(), &format!(".out.csv.{own}.Xy12ab.partial"), "x\n");
     let other = write(dir.path(), ".other.csv.4000000000.Xy12ab.partial", "x\n");
-    let ran = run(&mut enrich(&sandbox, &input, &out, &[]), 0);
+    let ran = ran_with(&mut enrich(&sandbox, &input, &out, &[]), 0);
     if cfg!(target_os = "linux") {
         assert!(!dead.exists(), "a dead run's leftover is removed");
         assert!(
-            stderr(&ran).contains(".out.csv.4000000000.Xy12ab.partial"),
+            ran.stderr.contains(".out.csv.4000000000.Xy12ab.partial"),
             "the removal is told: {}",
-            stderr(&ran)
+            ran.stderr
         );
     }
     assert!(alive.exists(), "a live process's file stays");
@@ -237,11 +204,10 @@ fn a_run_killed_with_kill_9_leaves_a_partial_output_that_the_next_run_removes() 
         .spawn()
         .expect("tenure starts");
     let named = format!(".out.csv.{}.", child.id());
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while partials(dir.path()).is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let found = partials(dir.path());
+    wait_for(Duration::from_secs(30), || {
+        !out_partials(dir.path()).is_empty()
+    });
+    let found = out_partials(dir.path());
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
         found[0].starts_with(&named),
@@ -249,12 +215,12 @@ fn a_run_killed_with_kill_9_leaves_a_partial_output_that_the_next_run_removes() 
     );
     child.kill().expect("kill -9");
     child.wait().expect("the child is reaped");
-    assert_eq!(partials(dir.path()), found, "kill -9 leaves it behind");
+    assert_eq!(out_partials(dir.path()), found, "kill -9 leaves it behind");
 
     let quick = sandbox(SandboxConfig::default());
-    run(&mut enrich(&quick, &input, &out, &[]), 0);
+    ran_with(&mut enrich(&quick, &input, &out, &[]), 0);
     if cfg!(target_os = "linux") {
-        assert_eq!(partials(dir.path()), Vec::<String>::new());
+        assert_eq!(out_partials(dir.path()), Vec::<String>::new());
     }
     assert_eq!(read_csv(&out).len(), 21);
 }
@@ -309,14 +275,8 @@ fn api_text_that_starts_like_a_formula_is_written_as_text() {
         "note,mobile\n=SUM(1),13800138000\n@me,13900139000\n",
     );
     let out = dir.path().join("out.csv");
-    run(
-        tenure()
-            .env("JUHE_KEY", "a-key")
-            .arg("enrich")
-            .arg(&input)
-            .arg("-o")
-            .arg(&out)
-            .args(["--endpoint", &url, "--no-cache", "--retries", "0"]),
+    ran_with(
+        &mut enrich_at(&url, &input, &out, &["--no-cache", "--retries", "0"]),
         0,
     );
     let rows = read_csv(&out);
@@ -350,15 +310,15 @@ fn a_duplicated_number_column_gets_a_warning_naming_both() {
         "dup.csv",
         "id,mobile,name,mobile\n1,13800138000,a,13900139000\n",
     );
-    let ran = run(tenure().args(["check", "--json"]).arg(&input), 0);
-    let message = stderr(&ran);
+    let ran = ran_with(tenure().args(["check", "--json"]).arg(&input), 0);
+    let message = &ran.stderr;
     assert!(
         message.contains("warning")
             && message.contains("2 columns named \"mobile\" (columns 2 and 4); using column 2"),
         "{message}"
     );
-    let ran = run(tenure().args(["check", "-c", "4"]).arg(&input), 0);
-    assert!(!stderr(&ran).contains("warning"), "chosen by position");
+    let ran = ran_with(tenure().args(["check", "-c", "4"]).arg(&input), 0);
+    assert!(!ran.stderr.contains("warning"), "chosen by position");
 }
 
 #[cfg(unix)]
@@ -381,11 +341,11 @@ fn a_key_file_others_can_read_gets_a_warning_without_its_content() {
     };
 
     set_mode(0o644);
-    let ran = run(
+    let ran = ran_with(
         enrich(&sandbox, &input, &out, &["--key-file", key_flag]).env_remove("JUHE_KEY"),
         0,
     );
-    let message = stderr(&ran);
+    let message = &ran.stderr;
     assert!(
         message.contains("warning: --key-file") && message.contains("mode 0644"),
         "{message}"
@@ -394,9 +354,9 @@ fn a_key_file_others_can_read_gets_a_warning_without_its_content() {
     assert!(!message.contains(tenure::sandbox::DEFAULT_KEY), "{message}");
 
     set_mode(0o600);
-    let ran = run(
+    let ran = ran_with(
         enrich(&sandbox, &input, &out, &["--key-file", key_flag]).env_remove("JUHE_KEY"),
         0,
     );
-    assert!(!stderr(&ran).contains("warning"), "{}", stderr(&ran));
+    assert!(!ran.stderr.contains("warning"), "{}", ran.stderr);
 }

@@ -69,7 +69,7 @@ fn stale_success(path: &Path) {
 
 #[test]
 fn exit_0_summary_counts_the_run() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let sandbox = sandbox(SandboxConfig::default());
     let mut numbers = answered_numbers(4);
     numbers.push(numbers[0].clone());
@@ -102,13 +102,14 @@ fn exit_0_summary_counts_the_run() {
 
 #[test]
 fn exit_2_replaces_a_stale_success_and_says_why() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let input = numbers_csv(dir.path(), "in.csv", &distinct_numbers(2));
     let path = dir.path().join("summary.json");
     stale_success(&path);
     // No key: refused before anything starts.
     let ran = ran_with(
         tenure()
+            .current_dir(dir.path())
             .arg("enrich")
             .arg(&input)
             .args(["-o", "out.csv", "--summary-json"])
@@ -124,6 +125,7 @@ fn exit_2_replaces_a_stale_success_and_says_why() {
     // A missing input is exit 2 too, with its summary.
     ran_with(
         tenure()
+            .current_dir(dir.path())
             .args([
                 "enrich",
                 "no-such.csv",
@@ -144,18 +146,27 @@ fn exit_2_replaces_a_stale_success_and_says_why() {
 
 #[test]
 fn a_refused_summary_path_gets_no_summary() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let input = numbers_csv(dir.path(), "in.csv", &distinct_numbers(2));
     let before = std::fs::read(&input).expect("readable");
     let ran = ran_with(
         tenure()
+            .current_dir(dir.path())
             .arg("enrich")
             .arg(&input)
             .args(["-o", "out.csv", "--sandbox", "--summary-json"])
             .arg(&input),
         2,
     );
-    assert!(ran.stderr.contains("--summary-json"), "{}", ran.stderr);
+    // Refused because it is the input, not for any other usage error.
+    assert!(
+        ran.stderr.contains(&format!(
+            "--summary-json {} is the same file as",
+            input.display()
+        )),
+        "{}",
+        ran.stderr
+    );
     assert_eq!(
         std::fs::read(&input).expect("readable"),
         before,
@@ -165,13 +176,9 @@ fn a_refused_summary_path_gets_no_summary() {
 
 #[test]
 fn exit_3_and_exit_4_summaries_name_the_stop() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let numbers = answered_numbers(3);
-    let mut config = SandboxConfig::default();
-    let (number, script) =
-        tenure::sandbox::parse_script(&format!("{}=224805*", numbers[0])).expect("a script");
-    config.scripts.insert(number, script);
-    let sandbox = sandbox(config);
+    let sandbox = sandbox(scripted(&[format!("{}=224805*", numbers[0])]));
     let input = numbers_csv(dir.path(), "in.csv", &numbers);
     let output = dir.path().join("out.csv");
     let path = dir.path().join("summary.json");
@@ -220,31 +227,35 @@ fn exit_5_when_the_output_cannot_be_written() {
         eprintln!("skipped: this machine has no /dev/full");
         return;
     }
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let sandbox = sandbox(SandboxConfig::default());
     let input = numbers_csv(dir.path(), "in.csv", &answered_numbers(3));
     let path = dir.path().join("summary.json");
     let full = std::fs::File::create("/dev/full").expect("/dev/full opens");
-    let summary_arg = path.display().to_string();
-    let output = enrich_process(
-        &sandbox.url(),
-        &input,
-        Path::new("-"),
-        &["--summary-json", &summary_arg],
-    )
-    .stdout(full)
-    .output()
-    .expect("tenure runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(5), "{stderr}");
+    let ran = Ran::from(
+        enrich_process(
+            &sandbox.url(),
+            &input,
+            Path::new("-"),
+            &["--summary-json", path_str(&path)],
+        )
+        .stdout(full)
+        .output()
+        .expect("tenure runs"),
+    );
+    assert_eq!(ran.code, 5, "{}", ran.stderr);
     let json = summary_of(&path, 5);
     assert_eq!(json["stopped"], "environment");
-    assert!(stderr.contains("writing the output failed"), "{stderr}");
+    assert!(
+        ran.stderr.contains("writing the output failed"),
+        "{}",
+        ran.stderr
+    );
 }
 
 #[test]
 fn progress_lines_when_stderr_is_not_a_terminal() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let sandbox = sandbox(SandboxConfig {
         latency: std::time::Duration::from_millis(20),
         ..SandboxConfig::default()
@@ -286,7 +297,7 @@ fn progress_lines_when_stderr_is_not_a_terminal() {
 
 #[test]
 fn json_logs_make_every_stderr_line_an_object() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let sandbox = sandbox(SandboxConfig::default());
     let input = numbers_csv(dir.path(), "in.csv", &answered_numbers(5));
     let output = dir.path().join("out.csv");
@@ -312,7 +323,7 @@ fn json_logs_make_every_stderr_line_an_object() {
     assert!(events.iter().any(|e| e == "summary"), "{}", ran.stderr);
     // A usage error too.
     let ran = ran_with(
-        tenure().args([
+        tenure().current_dir(dir.path()).args([
             "enrich",
             "no-such.csv",
             "-o",

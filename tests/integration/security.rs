@@ -33,20 +33,11 @@ fn a_redirect_is_not_followed_and_stops_the_run() {
             let _ = stream.write_all(answer.as_bytes());
         }
     });
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let input = numbers_csv(dir.path(), "in.csv", &distinct_numbers(1));
     let output = dir.path().join("out.csv");
-    let assert = tenure()
-        .env("JUHE_KEY", "redirected-key-123")
-        .arg("enrich")
-        .arg(&input)
-        .arg("-o")
-        .arg(&output)
-        .args(["--endpoint", &url])
-        .assert()
-        .code(4);
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
-    assert!(stderr.contains("http_307"), "{stderr}");
+    let ran = ran_with(&mut enrich_at(&url, &input, &output, &[]), 4);
+    assert!(ran.stderr.contains("http_307"), "{}", ran.stderr);
     assert!(!output.exists());
     assert!(
         elsewhere.accept().is_err(),
@@ -59,19 +50,20 @@ fn a_redirect_is_not_followed_and_stops_the_run() {
 /// sandbox is on this machine, and a proxy would see numbers and the key.
 #[test]
 fn the_sandbox_is_reached_without_any_proxy() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
+    let dir = tempdir();
     let input = numbers_csv(dir.path(), "in.csv", &distinct_numbers(3));
     let output = dir.path().join("out.csv");
     // Port 9 (discard) is closed here: through it, every request would fail.
-    tenure()
-        .env("HTTP_PROXY", "http://127.0.0.1:9")
-        .env("http_proxy", "http://127.0.0.1:9")
-        .env("ALL_PROXY", "http://127.0.0.1:9")
-        .arg("enrich")
-        .arg(&input)
-        .arg("-o")
-        .arg(&output)
-        .args(["--sandbox", "--qps", "100", "--retries", "0"])
-        .assert()
-        .success();
+    ran_with(
+        tenure()
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .env("http_proxy", "http://127.0.0.1:9")
+            .env("ALL_PROXY", "http://127.0.0.1:9")
+            .arg("enrich")
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .args(["--sandbox", "--qps", "100", "--retries", "0"]),
+        0,
+    );
 }
