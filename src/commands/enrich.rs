@@ -227,7 +227,8 @@ fn open_store(config: &EnrichConfig, log: &Log) -> Result<Store, Error> {
             if let Some(legacy) = &config.legacy_store {
                 log.info(&format!(
                     "{} is the store of an earlier version of tenure; to reuse its answers \
-                     instead of paying for them again, run once: tenure cache import {}",
+                     instead of paying for them again, run once: tenure cache import {} \
+                     --cache {location}",
                     legacy.display(),
                     legacy.display()
                 ));
