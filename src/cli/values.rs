@@ -129,6 +129,51 @@ pub fn size(text: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// `--tz`: an IANA name, `UTC`, or a fixed offset like `+08:00`. The
+/// default, Asia/Shanghai, has been UTC+08:00 without daylight saving since
+/// 1991, so a system without a time zone database gets that offset.
+pub fn time_zone(text: &str) -> Result<jiff::tz::TimeZone, String> {
+    use jiff::tz::{Offset, TimeZone};
+    let text = text.trim();
+    if let Ok(zone) = TimeZone::get(text) {
+        return Ok(zone);
+    }
+    if text.eq_ignore_ascii_case("Asia/Shanghai") || text.eq_ignore_ascii_case("PRC") {
+        return Ok(TimeZone::fixed(Offset::constant(8)));
+    }
+    if let Some(offset) = fixed_offset(text) {
+        return Ok(TimeZone::fixed(offset));
+    }
+    Err(format!(
+        "{text:?} is not a time zone this system knows; give an IANA name like \
+         Asia/Shanghai, UTC, or an offset like +08:00"
+    ))
+}
+
+/// `+08:00`, `-05:30`, `+0800` or `+8`.
+fn fixed_offset(text: &str) -> Option<jiff::tz::Offset> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (hours, minutes) = match digits.len() {
+        1 | 2 => (digits.parse::<i32>().ok()?, 0),
+        _ => {
+            let split = digits.len() - 2;
+            (digits[..split].parse().ok()?, digits[split..].parse().ok()?)
+        }
+    };
+    if hours > 14 || minutes > 59 {
+        return None;
+    }
+    jiff::tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
