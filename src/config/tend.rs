@@ -1,6 +1,5 @@
 //! What the tending commands mean: `tenure cache …` and `tenure usage`
-//! (DESIGN §4, §6, §7), from their typed flags to validated settings, and
-//! the pace `tenure check` estimates a run's time with (issue 12, point 2).
+//! (DESIGN §4, §6, §7), from their typed flags to validated settings.
 //!
 //! Owns which store and which source each command reads. The store is
 //! enrich's (`--cache`, else `TENURE_CACHE`, else the user's default file);
@@ -14,10 +13,8 @@ use std::time::Duration;
 
 use super::{Named, first_clash};
 use crate::cli::{
-    CacheArgs, CacheChangesArgs, CacheCommand, CheckArgs, ExportFormatArg, StoreArgs, UsageArgs,
-    UsageByArg,
+    CacheArgs, CacheChangesArgs, CacheCommand, ExportFormatArg, StoreArgs, UsageArgs, UsageByArg,
 };
-use crate::concurrency::Concurrency;
 use crate::exit::Error;
 use crate::store::{ExportFormat, Location, Purge, UsageBy};
 use crate::usage;
@@ -176,24 +173,6 @@ fn location(args: &StoreArgs) -> Result<Location, Error> {
         Some(given) => Location::parse(given.as_os_str())?,
         None => Location::user_default(&|name| std::env::var(name).ok())?,
     })
-}
-
-/// What `tenure check`'s time estimate assumes about the run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CheckPace {
-    /// The run's `--concurrency`.
-    pub concurrency: Concurrency,
-    /// The API's latency, as the user measured or guessed it.
-    pub latency: Duration,
-}
-
-impl CheckPace {
-    pub fn of(args: &CheckArgs) -> CheckPace {
-        CheckPace {
-            concurrency: args.concurrency,
-            latency: args.latency,
-        }
-    }
 }
 
 #[cfg(test)]
