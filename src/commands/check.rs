@@ -6,10 +6,12 @@
 //! `concurrency`). With `--invalid-out FILE`, the rows that would get no
 //! answer, as they were, with their reason.
 
+use csv::ByteRecord;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::concurrency::{self, Concurrency};
 use crate::config::{CheckConfig, CheckPace};
@@ -75,6 +77,34 @@ pub struct InvalidRows {
 }
 
 pub fn check(config: CheckConfig, pace: CheckPace) -> Result<Exit, Error> {
+    refuse_replacing(&config)?;
+    let mut input = Input::open(&config.input, crate::log::Log::default())?;
+    let mut rejects = config
+        .invalid_out
+        .as_deref()
+        .map(|path| Rejects::create(path, config.input.delimiter, input.headers.as_ref()))
+        .transpose()?;
+    let store = open_store(&config)?;
+    let mut report = tally(&mut input, rejects.as_mut(), store.as_ref(), config.max_age)?;
+    if let Some(rejects) = rejects {
+        rejects.commit()?;
+    }
+    let qps = config.qps.get();
+    report.estimate(qps, pace);
+    if config.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("a report serialises")
+        );
+    } else {
+        print!("{}", render(&report, &input.name, qps, pace));
+    }
+    Ok(Exit::Success)
+}
+
+/// Refuses an `--invalid-out` that is the input or the store: writing it
+/// would replace what the run reads.
+fn refuse_replacing(config: &CheckConfig) -> Result<(), Error> {
     if let Some(out) = &config.invalid_out {
         let taken = [config.input.path.as_deref(), config.cache.path()];
         if taken.into_iter().flatten().any(|path| same_file(out, path)) {
@@ -85,86 +115,100 @@ pub fn check(config: CheckConfig, pace: CheckPace) -> Result<Exit, Error> {
             ));
         }
     }
-    let mut input = Input::open(&config.input, crate::log::Log::default())?;
-    let mut rejects = config
-        .invalid_out
-        .as_deref()
-        .map(|path| Rejects::create(path, config.input.delimiter, input.headers.as_ref()))
-        .transpose()?;
-    // The store a run would use; none yet is a store with no answers.
-    let store = match Store::open_read_only(&config.cache, config.api.source()) {
-        Ok(store) => Some(store),
-        Err(StoreError::Missing { .. }) => None,
-        Err(err) => return Err(err.into()),
-    };
+    Ok(())
+}
+
+/// The store a run would use, read-only; none yet is a store with no
+/// answers.
+fn open_store(config: &CheckConfig) -> Result<Option<Store>, Error> {
+    match Store::open_read_only(&config.cache, config.api.source()) {
+        Ok(store) => Ok(Some(store)),
+        Err(StoreError::Missing { .. }) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Reads every row into the report's counts (all but the estimate),
+/// writing each row that would get no answer to `rejects`.
+fn tally(
+    input: &mut Input,
+    mut rejects: Option<&mut Rejects>,
+    store: Option<&Store>,
+    max_age: Duration,
+) -> Result<Report, Error> {
     let mut report = Report::default();
     // check is a one-off, offline pass: a set of every distinct number is
     // fine here (16 bytes a number), unlike in enrich.
     let mut seen: HashSet<Number> = HashSet::new();
     while let Some(record) = input.next_record()? {
         report.rows += 1;
-        // A row wider than the header stops `enrich`: listed here, with the
-        // invalid numbers, so that all of them can be fixed in one go.
-        let verdict = match input.too_wide(&record) {
-            Some(wide) => Err(Invalid {
-                code: TOO_MANY_FIELDS,
-                reason: format!("{wide}: enrich stops on such a row"),
-            }),
-            None => parse_cell(&record, input.column).map_err(|bad| Invalid {
-                code: bad.code(),
-                reason: bad.to_string(),
-            }),
-        };
-        match verdict {
+        match verdict(input, &record) {
             Ok(number) => {
                 report.valid += 1;
                 if !seen.insert(number) {
                     report.duplicates += 1;
-                } else if let Some(store) = &store
-                    && store.get(&number, config.max_age)?.is_some()
+                } else if let Some(store) = store
+                    && store.get(&number, max_age)?.is_some()
                 {
                     report.in_store += 1;
                 }
             }
             Err(invalid) => {
-                if let Some(rejects) = &mut rejects {
+                if let Some(rejects) = rejects.as_deref_mut() {
                     rejects.write(&record, &invalid.reason)?;
                 }
-                report.invalid += 1;
-                let reason = report
-                    .invalid_by_reason
-                    .entry(invalid.code.to_owned())
-                    .or_default();
-                reason.count += 1;
-                if reason.rows.len() < EXAMPLES {
-                    reason.rows.push(report.rows);
-                }
-                if reason.example.is_empty() {
-                    reason.example = invalid.reason;
-                }
+                report.count_invalid(invalid);
             }
         }
     }
-    if let Some(rejects) = rejects {
-        rejects.commit()?;
-    }
     report.distinct = seen.len() as u64;
-    report.to_query = report.distinct - report.in_store;
-    let qps = config.qps.get();
-    report.rate = concurrency::estimate(qps, pace.concurrency, pace.latency);
-    report.estimated_secs = report.to_query as f64 / report.rate;
-    report.concurrency = pace.concurrency.to_string();
-    report.latency_ms = u64::try_from(pace.latency.as_millis()).unwrap_or(u64::MAX);
-    report.capped = concurrency::capped(qps, pace.concurrency, pace.latency).is_some();
-    if config.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("a report serialises")
-        );
-    } else {
-        print!("{}", render(&report, &input.name, qps, pace));
+    Ok(report)
+}
+
+/// A row's number, or why it would get no answer.
+fn verdict(input: &Input, record: &ByteRecord) -> Result<Number, Invalid> {
+    // A row wider than the header stops `enrich`: listed here, with the
+    // invalid numbers, so that all of them can be fixed in one go.
+    match input.too_wide(record) {
+        Some(wide) => Err(Invalid {
+            code: TOO_MANY_FIELDS,
+            reason: format!("{wide}: enrich stops on such a row"),
+        }),
+        None => parse_cell(record, input.column).map_err(|bad| Invalid {
+            code: bad.code(),
+            reason: bad.to_string(),
+        }),
     }
-    Ok(Exit::Success)
+}
+
+impl Report {
+    /// Counts an invalid row under its reason, keeping the first rows and
+    /// the first reason as examples.
+    fn count_invalid(&mut self, invalid: Invalid) {
+        self.invalid += 1;
+        let reason = self
+            .invalid_by_reason
+            .entry(invalid.code.to_owned())
+            .or_default();
+        reason.count += 1;
+        if reason.rows.len() < EXAMPLES {
+            reason.rows.push(self.rows);
+        }
+        if reason.example.is_empty() {
+            reason.example = invalid.reason;
+        }
+    }
+
+    /// What a run would query and how long it would take at `qps` and
+    /// `pace`.
+    fn estimate(&mut self, qps: u32, pace: CheckPace) {
+        self.to_query = self.distinct - self.in_store;
+        self.rate = concurrency::estimate(qps, pace.concurrency, pace.latency);
+        self.estimated_secs = self.to_query as f64 / self.rate;
+        self.concurrency = pace.concurrency.to_string();
+        self.latency_ms = u64::try_from(pace.latency.as_millis()).unwrap_or(u64::MAX);
+        self.capped = concurrency::capped(qps, pace.concurrency, pace.latency).is_some();
+    }
 }
 
 /// Whether two paths name one existing file (whatever their spelling).
