@@ -1,10 +1,14 @@
 //! Shared helpers, one of each, for every test module (`use
-//! crate::common::*`): this file starts the in-process sandbox on port 0;
-//! `binary` builds the isolated `tenure` command lines, `run` runs them to a
-//! [`Ran`], `oracle` says what a row must carry (from the sandbox's own data,
-//! never the tool's code), and `files` writes inputs and reads outputs.
+//! crate::common::*`): this file starts the in-process sandbox on port 0
+//! (or again on the port of one just dropped); `binary` builds the isolated
+//! `tenure` command lines, `run` runs them to a [`Ran`], `oracle` says what
+//! a row must carry (from the sandbox's own data, never the tool's code),
+//! `files` writes inputs and reads outputs, and `postgres` makes a test's
+//! own PostgreSQL schema.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use tenure::sandbox::{Sandbox, SandboxConfig, Script, Stats};
 
@@ -24,6 +28,24 @@ pub use run::*;
 pub fn sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::start(config, "127.0.0.1:0".parse().expect("a literal address"))
         .expect("the sandbox binds a free loopback port")
+}
+
+/// Starts a sandbox on `addr` (the port of one just dropped), so that the
+/// rerun's `--endpoint`, hence the store's source, is the same. Rebinding can
+/// fail for a moment while the old socket closes: retry.
+pub fn sandbox_on(addr: SocketAddr, config: SandboxConfig) -> Sandbox {
+    let mut attempt = 0;
+    loop {
+        match Sandbox::start(config.clone(), addr) {
+            Ok(sandbox) => return sandbox,
+            Err(err) if attempt < 50 => {
+                attempt += 1;
+                eprintln!("rebinding {addr} failed ({err}); retrying");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(err) => panic!("cannot rebind the sandbox on {addr}: {err}"),
+        }
+    }
 }
 
 /// A sandbox configuration with these scripts (`NUMBER=STEP,...`).

@@ -23,6 +23,18 @@ pub fn answered_numbers(count: usize) -> Vec<String> {
     numbers
 }
 
+/// `count` distinct valid numbers that the sandbox answers 224801 (no
+/// record: a row answer, free).
+pub fn unknown_numbers(count: usize) -> Vec<String> {
+    let numbers: Vec<String> = distinct_numbers(count * 200)
+        .into_iter()
+        .filter(|n| answer_for(n) == Err(224801))
+        .take(count)
+        .collect();
+    assert_eq!(numbers.len(), count, "enough numbers without a record");
+    numbers
+}
+
 /// `text` with its ASCII digits written full-width (`１３８…`).
 pub fn full_width(text: &str) -> String {
     text.chars()

@@ -2,7 +2,6 @@
 //! requests in flight may be paid again, and after an exhausted quota
 //! nothing is.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,24 +9,6 @@ use tenure::sandbox::{Sandbox, SandboxConfig};
 
 use super::assert_enriched;
 use crate::common::*;
-
-/// Starts a sandbox on `addr` (the port of one just dropped), so that the
-/// rerun's `--endpoint`, hence the store's source, is the same. Rebinding can
-/// fail for a moment while the old socket closes: retry.
-fn sandbox_on(addr: SocketAddr, config: SandboxConfig) -> Sandbox {
-    let mut attempt = 0;
-    loop {
-        match Sandbox::start(config.clone(), addr) {
-            Ok(sandbox) => return sandbox,
-            Err(err) if attempt < 50 => {
-                attempt += 1;
-                eprintln!("rebinding {addr} failed ({err}); retrying");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(err) => panic!("cannot rebind the sandbox on {addr}: {err}"),
-        }
-    }
-}
 
 /// What an uninterrupted run on a fresh store and a sandbox without latency
 /// writes for `input`.
