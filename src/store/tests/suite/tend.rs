@@ -128,12 +128,11 @@ pub fn stats_export_purge_and_changes(f: &Fixture) {
     assert_eq!(store.changes(DAY).unwrap(), vec![]);
 }
 
-pub fn import_merges_a_version_1_and_a_version_2_store(f: &Fixture) {
-    let dir = tempfile::tempdir().unwrap();
-    let now = now_ms();
-    // A real version-1 file, made with the old schema's SQL.
-    let v1 = dir.path().join("v1.sqlite");
-    let conn = rusqlite::Connection::open(&v1).unwrap();
+/// A real version-1 file at `path`, made with the old schema's SQL: a
+/// tenure for 13800138000 and a 224801 for 13900139000, both from `JUHE`,
+/// five seconds before `now`.
+fn version_1_file(path: &std::path::Path, now: i64) {
+    let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(V1_SCHEMA).unwrap();
     let insert = "INSERT INTO answers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'query', ?10)";
     conn.execute(
@@ -168,7 +167,33 @@ pub fn import_merges_a_version_1_and_a_version_2_store(f: &Fixture) {
         ],
     )
     .unwrap();
-    drop(conn);
+}
+
+/// A version-2 SQLite store with its own history: two answers for
+/// 13700137000, closed.
+fn version_2_store() -> Fixture {
+    let v2 = Fixture::sqlite();
+    let other = v2.open(JUHE);
+    let other_run = other.join(spec(None), pace()).unwrap();
+    other_run
+        .put(number("13700137000"), &tenure(), Some("JH9"))
+        .unwrap();
+    other_run
+        .put(
+            number("13700137000"),
+            &Answer::Tenure(tenure_of("3", "移动", "深圳")),
+            None,
+        )
+        .unwrap();
+    other_run.finish().unwrap();
+    other.close().unwrap();
+    v2
+}
+
+pub fn import_merges_a_version_1_and_a_version_2_store(f: &Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.sqlite");
+    version_1_file(&v1, now_ms());
 
     let store = f.open(JUHE);
     let run = store.join(spec(None), pace()).unwrap();
@@ -194,23 +219,7 @@ pub fn import_merges_a_version_1_and_a_version_2_store(f: &Fixture) {
     assert_eq!((again.answers_added, again.history_added), (0, 0));
 
     // A version-2 store with its own history.
-    let v2 = Fixture::sqlite();
-    {
-        let other = v2.open(JUHE);
-        let other_run = other.join(spec(None), pace()).unwrap();
-        other_run
-            .put(number("13700137000"), &tenure(), Some("JH9"))
-            .unwrap();
-        other_run
-            .put(
-                number("13700137000"),
-                &Answer::Tenure(tenure_of("3", "移动", "深圳")),
-                None,
-            )
-            .unwrap();
-        other_run.finish().unwrap();
-        other.close().unwrap();
-    }
+    let v2 = version_2_store();
     let counts = store.import(v2.location.path().unwrap()).unwrap();
     assert_eq!((counts.answers_added, counts.history_added), (1, 2));
     assert_eq!(
