@@ -45,12 +45,15 @@ fn never_more_than_qps_requests_in_any_one_second_window() {
     );
 
     // The limiter spaces starts so that qps + 1 of them span at least
-    // 1.02 s on our clock (its unit test checks that exactly). What the
-    // sandbox records is later by a thread wake-up or two on each side, and
-    // on a loaded 2-core machine one stall can bunch a few arrivals by tens
-    // of milliseconds. So the windows counted here are 1 s less this
-    // measurement tolerance: a limiter with no slack at all still fails.
-    const TOLERANCE_US: u64 = 20_000;
+    // 1.02 s on our clock: its unit test checks that rule exactly, by count.
+    // What the sandbox records here is later by a thread wake-up or two on
+    // each side, and on a loaded 2-core machine (CI runs ~150 tests at once,
+    // many of them spawning processes) one stall bunched 51 arrivals into
+    // 975 ms. So the windows counted here are 1 s less a tolerance for that
+    // jitter: the test still fails for a limiter that lets through a tenth
+    // more than --qps (55 evenly spread requests put 50 in 900 ms), which is
+    // what an end-to-end check can tell on a shared machine.
+    const TOLERANCE_US: u64 = 100_000;
     let arrivals = sandbox.stats().arrivals_us;
     assert_eq!(arrivals.len(), 300, "one request per number");
     let mut sorted = arrivals.clone();
