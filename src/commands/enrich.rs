@@ -74,8 +74,12 @@ fn run(
     }
     let parts = Parts::build(config, log)?;
     facts.store = Some(parts.store_name.clone());
-    let mut output = Output::create(config.output.as_deref(), config.input.delimiter, config.bom)?
-        .with_change_column(config.changes);
+    let mut output = Output::create(
+        config.output.as_deref(),
+        config.input.delimiter,
+        config.style,
+    )?
+    .with_change_column(config.changes);
     if let Some(headers) = &input.headers {
         output.write_headers(headers)?;
     }

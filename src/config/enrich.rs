@@ -57,7 +57,7 @@ pub struct EnrichConfig {
     /// The output's byte layout: `--excel` (BOM, CRLF, codes as text), the
     /// older `--bom` (a BOM only), or plain. (Named `bom` for the call in
     /// `commands::enrich`; `style` would say it better.)
-    pub bom: Style,
+    pub style: Style,
     pub api: Api,
     /// The API key (the sandbox's own with `--sandbox`).
     pub key: Secret,
@@ -106,7 +106,7 @@ impl EnrichConfig {
         Ok(EnrichConfig {
             input,
             output,
-            bom: match (args.excel, args.bom) {
+            style: match (args.excel, args.bom) {
                 (true, _) => Style::Excel,
                 (false, true) => Style::Bom,
                 (false, false) => Style::Plain,
