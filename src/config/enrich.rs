@@ -55,8 +55,7 @@ pub struct EnrichConfig {
     /// `None` writes to standard output.
     pub output: Option<PathBuf>,
     /// The output's byte layout: `--excel` (BOM, CRLF, codes as text), the
-    /// older `--bom` (a BOM only), or plain. (Named `bom` for the call in
-    /// `commands::enrich`; `style` would say it better.)
+    /// older `--bom` (a BOM only), or plain.
     pub style: Style,
     pub api: Api,
     /// The API key (the sandbox's own with `--sandbox`).
