@@ -116,8 +116,14 @@ tenure check numbers.csv --invalid-out invalid.csv";
 
 const SANDBOX_LONG: &str = "Serve the built-in simulator of the Juhe API on loopback. It \
 answers deterministically from the number (carrier from the segment, a real province and \
-city, every tenure code, 2% 224801), checks the key, decrypts queryEncry, and can inject \
-latency and faults. GET /__stats shows what it received and billed.\n\n\
+city, every tenure code, 2% 224801), checks the key, decrypts queryEncry with its own \
+cipher (it shares no code with the client), and can inject latency and faults: transient \
+224805s, HTTP 500/503, dropped connections, garbage bodies, a quota, a rate limit, and \
+per-number scripts (`echo` a request like a misconfigured proxy, a `huge` body). \
+--epoch N answers as a later \"month\": a known share of numbers reassigned, gone, \
+returned, ported or moved. The first line on stdout is its address (the real port with \
+--listen 127.0.0.1:0); GET /__stats shows what it received, billed, and its busiest \
+second.\n\n\
 Example:\n    tenure sandbox --listen 127.0.0.1:8080 --latency-ms 50 --p-224805 0.05\n    \
 JUHE_KEY=sandbox-key tenure enrich in.csv -o out.csv --endpoint http://127.0.0.1:8080";
 
