@@ -52,9 +52,12 @@ Try it now, with no key and no network, against the built-in simulator:\n\n    \
 tenure enrich fixtures/sample.csv -o enriched.csv --sandbox\n\n\
 Secrets come from the environment (JUHE_KEY, JUHE_OPENID) or from --key-file / \
 --openid-file, never from an argument.",
-    after_long_help = "Exit codes: 0 every row answered; 1 internal error; 2 usage or input \
-error; 3 output written but some rows failed after their retries (rerun to retry only \
-those); 4 stopped: the API refused the batch or looks down; 130 interrupted."
+    after_long_help = "Exit codes: 0 every row answered; 1 internal error (a bug); 2 usage or \
+input error; 3 output written but some rows have no answer, failed after their retries or \
+over budget (a rerun goes on with only those); 4 stopped: the API refused the batch (key, \
+openid, quota, endless 10011s) or looks down; 5 environment: disk full, output or store \
+unwritable or unreachable mid-run; 130 interrupted. With --summary-json, the same in a file \
+a scheduler can read, on every exit."
 )]
 pub struct Args {
     #[command(subcommand)]
