@@ -140,6 +140,11 @@ impl Store {
             stop: Mutex::new(false),
             wake: Condvar::new(),
         });
+        // The run's row was published with a grant of 0, and the first
+        // beat tells the pace only a change from that: start the pace at 0
+        // too, or a limiter made at its --qps would send at full rate
+        // while the group counts it as sending nothing.
+        pace.set_share(0);
         let mut beat = Heartbeat {
             conn: Some(self.connect()?),
             backend: Arc::clone(&self.backend),
