@@ -245,8 +245,9 @@ impl Run<'_> {
     /// For a success, returns its change against the number's latest earlier
     /// successful answer from this source (the pending map first, then the
     /// database; row answers are never compared nor earlier); `None` for a
-    /// row answer. Returns at once: the writer commits in small groups, so
-    /// a `kill -9` loses at most the last few milliseconds of answers.
+    /// row answer. Returns at once: the writer commits in small groups
+    /// ([`Store::flush`] waits for the commit; the pipeline does, before it
+    /// frees the request's slot).
     pub fn put(
         &self,
         number: Number,
