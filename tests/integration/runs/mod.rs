@@ -52,7 +52,7 @@ macro_rules! on_both_backends {
 
             #[test]
             fn postgres() {
-                if let Some(store) = $crate::runs::TeamStore::postgres(stringify!($body)) {
+                if let Some(store) = $crate::runs::TeamStore::postgres(module_path!()) {
                     super::$body(&store);
                 }
             }

@@ -46,8 +46,9 @@ impl TeamStore {
         }
     }
 
-    /// A fresh schema on the test server; `None`, having said so, when
-    /// `TENURE_TEST_POSTGRES` is unset. Panics when set but unreachable.
+    /// A fresh schema on the test server for the test in module `test`;
+    /// `None`, having said so, when `TENURE_TEST_POSTGRES` is unset. Panics
+    /// when set but unreachable.
     pub fn postgres(test: &str) -> Option<TeamStore> {
         let Some(server) = std::env::var(PG_ENV).ok().filter(|url| !url.is_empty()) else {
             static SAID: std::sync::Once = std::sync::Once::new();
@@ -55,9 +56,10 @@ impl TeamStore {
                 use std::io::Write as _;
                 let _ = writeln!(
                     std::io::stderr(),
-                    "skipped: the concurrent runs' PostgreSQL tests (runs::{test}::postgres and \
-                     the others); set {PG_ENV}=postgresql://... to run them (e.g. \
-                     postgresql://postgres@127.0.0.1:5432/test)"
+                    "skipped: the concurrent runs' PostgreSQL tests ({}::postgres and the \
+                     others); set {PG_ENV}=postgresql://... to run them (e.g. \
+                     postgresql://postgres@127.0.0.1:5432/test)",
+                    test.trim_start_matches("integration::")
                 );
             });
             return None;
