@@ -8,9 +8,10 @@
 //! Every run here is a process of its own, and so is the API: `tenure
 //! sandbox` in its own process ([`Api`]), so that what it counts (billed
 //! answers, arrivals) is what a real API would have seen from several
-//! clients. Each test runs on both backends ([`on_both_backends!`]): an
-//! SQLite file, and a schema of its own on the PostgreSQL server named by
-//! `TENURE_TEST_POSTGRES` (skipped, saying so, when that is unset).
+//! clients. Each test runs on both backends ([`on_both_backends!`],
+//! [`on_both_backends_at_once!`]): an SQLite file, and a schema of its own
+//! on the PostgreSQL server named by `TENURE_TEST_POSTGRES` (skipped,
+//! saying so, when that is unset).
 //!
 //! No assertion here is about how long anything took: a slow machine makes
 //! these tests slower, never red. The clocks they read are the store's own
@@ -52,7 +53,8 @@ macro_rules! on_both_backends {
 
             #[test]
             fn postgres() {
-                if let Some(store) = $crate::runs::TeamStore::postgres(module_path!()) {
+                let test = concat!(module_path!(), "::postgres");
+                if let Some(store) = $crate::runs::TeamStore::postgres(test) {
                     super::$body(&store);
                 }
             }
@@ -60,6 +62,33 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// [`on_both_backends!`] for a test that spends most of its time waiting
+/// (the takeover test waits out a 30 s expiry): one `#[test] fn
+/// sqlite_and_postgres()` runs both backends at once, on two threads, so
+/// that it holds one of the harness's threads (CI has two) rather than two.
+macro_rules! on_both_backends_at_once {
+    ($body:ident) => {
+        mod $body {
+            #[test]
+            fn sqlite_and_postgres() {
+                let test = concat!(module_path!(), "::sqlite_and_postgres");
+                let postgres = $crate::runs::TeamStore::postgres(test);
+                // A panic on either thread fails the test once both ended.
+                std::thread::scope(|scope| {
+                    if let Some(store) = &postgres {
+                        std::thread::Builder::new()
+                            .name("postgres".to_owned())
+                            .spawn_scoped(scope, move || super::$body(store))
+                            .expect("a thread starts");
+                    }
+                    super::$body(&$crate::runs::TeamStore::sqlite());
+                });
+            }
+        }
+    };
+}
+pub(crate) use on_both_backends_at_once;
 
 /// `tenure sandbox --listen 127.0.0.1:0 ARGS` in a process of its own,
 /// killed when dropped.

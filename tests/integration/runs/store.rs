@@ -46,7 +46,7 @@ impl TeamStore {
         }
     }
 
-    /// A fresh schema on the test server for the test in module `test`;
+    /// A fresh schema on the test server for the test named `test`;
     /// `None`, having said so, when `TENURE_TEST_POSTGRES` is unset. Panics
     /// when set but unreachable.
     pub fn postgres(test: &str) -> Option<TeamStore> {
@@ -56,7 +56,7 @@ impl TeamStore {
                 use std::io::Write as _;
                 let _ = writeln!(
                     std::io::stderr(),
-                    "skipped: the concurrent runs' PostgreSQL tests ({}::postgres and the \
+                    "skipped: the concurrent runs' PostgreSQL tests ({} and the \
                      others); set {PG_ENV}=postgresql://... to run them (e.g. \
                      postgresql://postgres@127.0.0.1:5432/test)",
                     test.trim_start_matches("integration::")
