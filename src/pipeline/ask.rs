@@ -57,6 +57,7 @@ impl<'a> Shared<'a> {
                 return self.abandon(&number);
             }
         }
+        let mut to_commit = false;
         let asked = client.ask(&number, self, stop, self.settings.retry, &mut |attempt| {
             self.observe(attempt)
         });
@@ -68,7 +69,10 @@ impl<'a> Shared<'a> {
                 }
                 // Stored before leaving the in-flight table: see `jobs`.
                 let change = match run.put(number, &reply.answer, reply.orderid.as_deref()) {
-                    Ok(change) => change,
+                    Ok(change) => {
+                        to_commit = true;
+                        change
+                    }
                     Err(err) => {
                         self.halt(Halt::Failed(err.into()));
                         None
@@ -100,6 +104,13 @@ impl<'a> Shared<'a> {
             }
         };
         self.release(number, result, Via::Api);
+        // The slot stays taken until the answer, and the release of its
+        // claim with it, is committed: a run never holds more claims than
+        // slots (DESIGN §4), so a kill -9 loses at most its requests in
+        // flight, however far the store lags behind the API.
+        if to_commit && let Err(err) = self.parts.store.flush() {
+            self.halt(Halt::Failed(err.into()));
+        }
     }
 
     /// Gives up the claim on a number this run will not answer now, so

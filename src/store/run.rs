@@ -140,6 +140,11 @@ impl Store {
             stop: Mutex::new(false),
             wake: Condvar::new(),
         });
+        // The run's row was published with a grant of 0, and the first
+        // beat tells the pace only a change from that: start the pace at 0
+        // too, or a limiter made at its --qps would send at full rate
+        // while the group counts it as sending nothing.
+        pace.set_share(0);
         let mut beat = Heartbeat {
             conn: Some(self.connect()?),
             backend: Arc::clone(&self.backend),
@@ -240,8 +245,9 @@ impl Run<'_> {
     /// For a success, returns its change against the number's latest earlier
     /// successful answer from this source (the pending map first, then the
     /// database; row answers are never compared nor earlier); `None` for a
-    /// row answer. Returns at once: the writer commits in small groups, so
-    /// a `kill -9` loses at most the last few milliseconds of answers.
+    /// row answer. Returns at once: the writer commits in small groups
+    /// ([`Store::flush`] waits for the commit; the pipeline does, before it
+    /// frees the request's slot).
     pub fn put(
         &self,
         number: Number,

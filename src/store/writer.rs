@@ -3,11 +3,13 @@
 //! makes an answer visible from the moment it is put until it is committed.
 //!
 //! Group commit: the thread blocks for the first write, then gathers what
-//! else arrives within [`GROUP_WINDOW`] (20 ms), up to [`MAX_GROUP`] writes
-//! or the first flush request, and commits them in one transaction. At
-//! thousands of answers a second that is one commit and one wake-up of this
-//! thread per window rather than per answer. A `kill -9` loses only what is
-//! not yet committed: at most the last 20 ms or so.
+//! else arrives within [`GROUP_WINDOW`] (20 ms), up to [`MAX_GROUP`] writes,
+//! and commits them in one transaction; a flush request ends the gathering
+//! once the queue is drained, so that it waits for a commit, not a window.
+//! A `kill -9` loses only what is not yet committed. A run's jobs flush
+//! after each answer, holding their request slot until it is committed
+//! (`pipeline::ask`): what a kill loses is then at most its requests in
+//! flight, however far the database lags behind the API.
 //!
 //! The queue is unbounded: it holds only what the writer has not caught up
 //! with. If a commit fails (a full disk, a lost server), the writer records
@@ -26,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The most writes committed in one transaction.
 const MAX_GROUP: usize = 256;
@@ -219,7 +221,10 @@ fn run(
     let mut seqs: Vec<(Number, u64)> = Vec::with_capacity(MAX_GROUP);
     let mut waiters = Vec::new();
     while let Ok(first) = inbox.recv() {
-        let mut gathered = false;
+        // The group gathers what arrives within GROUP_WINDOW of its first
+        // write; once someone waits for the commit, only what is queued
+        // already joins it, so a flush waits for a commit, not a window.
+        let window_ends = Instant::now() + GROUP_WINDOW;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
@@ -231,17 +236,16 @@ fn run(
                 }
                 Message::Flush(waiter) => waiters.push(waiter),
             }
-            if writes.len() >= MAX_GROUP || !waiters.is_empty() {
+            if writes.len() >= MAX_GROUP {
                 break;
             }
-            next = inbox.try_recv().ok();
-            if next.is_none() && !gathered {
-                // Let the group gather for a while rather than wake for
-                // every answer; a flush waits at most this long.
-                std::thread::sleep(GROUP_WINDOW);
-                gathered = true;
-                next = inbox.try_recv().ok();
-            }
+            next = match inbox.try_recv() {
+                Ok(message) => Some(message),
+                Err(_) if waiters.is_empty() => inbox
+                    .recv_timeout(window_ends.saturating_duration_since(Instant::now()))
+                    .ok(),
+                Err(_) => None,
+            };
         }
         if let Err(error) = conn.commit(source, &writes) {
             let message = error.detail();

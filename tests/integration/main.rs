@@ -13,6 +13,7 @@ mod limits;
 mod operating;
 mod props;
 mod reporting;
+mod runs;
 mod sandbox;
 mod security;
 mod store;

@@ -105,11 +105,14 @@ pub fn the_heartbeat_renews_the_lease_and_tells_the_pace(f: &Fixture) {
     let recorder = pace();
     let before = Instant::now();
     let run = store.join(spec(Some("g")), recorder.clone()).unwrap();
-    // Join renews once before it returns, and grants the run its share.
+    // Join starts the pace at the row's grant, 0 (a limiter made at its
+    // --qps would otherwise send at full rate while the group counts it as
+    // sending nothing), renews once before it returns, and raises it to
+    // the run's share after that commit.
     assert_eq!(
         *lock(&recorder.shares),
-        [10],
-        "the placeholder plan grants qps"
+        [0, 10],
+        "from 0, the placeholder plan grants qps"
     );
     let first = lock(&recorder.renewals)[0];
     assert!(first >= before + quick().lease && first <= Instant::now() + quick().lease);
@@ -120,7 +123,7 @@ pub fn the_heartbeat_renews_the_lease_and_tells_the_pace(f: &Fixture) {
     assert!(renewals.windows(2).all(|w| w[0] < w[1]), "{renewals:?}");
     assert_eq!(
         *lock(&recorder.shares),
-        [10],
+        [0, 10],
         "an unchanged share is not told again"
     );
     assert!(!run.lost());
