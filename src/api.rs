@@ -47,7 +47,7 @@ pub fn tenure_desc(code: &str) -> Option<&'static str> {
 
 /// A billed, successful answer: how long the number has been in service
 /// and where.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Tenure {
     /// The API's `code`, as sent (`03`, `04`, `1`, `2`, `3`, `99`, or unknown).
     pub code: String,
@@ -59,7 +59,7 @@ pub struct Tenure {
 }
 
 /// A final answer for a number: the only kind of outcome the store keeps.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Answer {
     /// A billed success: the tenure and where.
     Tenure(Tenure),

@@ -36,7 +36,7 @@ pub const CHANGE_COLUMN: &str = "change";
 
 /// A final answer, with the change recorded at its latest arrival (DESIGN
 /// §7); `None` for a row answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Settled {
     pub answer: Answer,
     pub change: Option<Change>,

@@ -13,11 +13,12 @@ use csv::ByteRecord;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::budget::Budgets;
 use super::held::{Held, LOOK_EVERY};
+use super::memo::{self, Memo};
 use super::pacing::Pacing;
 use super::refused::RefusalWatch;
 use super::{Halt, LOOKS_DOWN_AFTER, Runtime, Settings, Window};
@@ -110,6 +111,7 @@ impl<'a> Shared<'a> {
         let mut batches = input.into_batches(batch_size)?;
         let mut seq = 0u64;
         let mut batch = Vec::with_capacity(batch_size);
+        let mut memo = Memo::new(memo::CAPACITY);
         let mut tick = || self.tend(scope);
         while !stop.is_stopped()
             && window.wait_for_room(seq + batch_size as u64 - 1, stop, &mut tick)
@@ -122,7 +124,7 @@ impl<'a> Shared<'a> {
                 batch.push((seq, record, number));
                 seq += 1;
             }
-            self.resolve(scope, &mut batch)?;
+            self.resolve(scope, &mut batch, &mut memo)?;
             self.tend(scope);
         }
         // The numbers still unanswered: asked by jobs, or held by other
@@ -135,12 +137,13 @@ impl<'a> Shared<'a> {
     }
 
     /// Finds the answers for a batch of rows: from a request already in
-    /// flight, an earlier failure, the store, or new requests. Drains the
-    /// batch.
+    /// flight, an earlier failure, the answers this run has already read,
+    /// the store, or new requests. Drains the batch.
     fn resolve<'s>(
         &'s self,
         scope: &rayon::Scope<'s>,
         batch: &mut Vec<(u64, ByteRecord, Result<Number, BadCell>)>,
+        memo: &mut Memo,
     ) -> Result<(), Error> {
         let mut done = Vec::with_capacity(batch.len());
         // Rows whose number needs the store, grouped by number.
@@ -172,6 +175,14 @@ impl<'a> Shared<'a> {
                         result: RowResult::Failed(failure.clone()),
                         via: Via::Duplicate,
                     });
+                } else if let Some(settled) = memo.get(&number) {
+                    done.push(Finished {
+                        seq,
+                        record,
+                        number: Some(number),
+                        result: RowResult::Final(settled),
+                        via: Via::Store,
+                    });
                 } else {
                     wanted
                         .entry(number)
@@ -190,10 +201,11 @@ impl<'a> Shared<'a> {
                 .expect("every wanted number has rows");
             match stored {
                 Some(stored) => {
-                    let result = RowResult::Final(Arc::new(Settled {
+                    let settled = Settled {
                         answer: stored.answer,
                         change: stored.change,
-                    }));
+                    };
+                    let result = RowResult::Final(memo.remember(number, settled));
                     finish_rows(&mut done, number, rows, &result, Via::Store);
                 }
                 None => {

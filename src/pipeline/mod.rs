@@ -23,6 +23,7 @@ mod ask;
 mod budget;
 mod held;
 mod jobs;
+mod memo;
 mod pacing;
 mod refused;
 mod window;
