@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use batches::Batches;
 pub use column::{ColumnSpec, NUMBER_HEADERS, is_number_header};
 
 use crate::exit::Error;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::Halt;
 use super::jobs::Shared;
+use super::reading::Asks;
 use crate::exit::Error;
 use crate::number::Number;
 use crate::row::{RowResult, Settled, Via};
@@ -43,7 +44,7 @@ impl<'a> Shared<'a> {
     }
 
     /// The reader's tick: the held numbers, and this run's lease.
-    pub(super) fn tend<'s>(&'s self, scope: &rayon::Scope<'s>) {
+    pub(super) fn tend<'s>(&'s self, asks: &mut Asks<'_, 's>) {
         let now = Instant::now();
         let due = {
             let mut held = self.lock_held();
@@ -76,7 +77,7 @@ impl<'a> Shared<'a> {
                     };
                     self.release(number, RowResult::Final(Arc::new(settled)), Via::Store);
                 }
-                None if now >= claim_at => scope.spawn(move |_| self.ask(number)),
+                None if now >= claim_at => asks.ask(self, number),
                 None => still.push((number, claim_at)),
             }
         }

@@ -14,23 +14,18 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use super::budget::Budgets;
-use super::held::{Held, LOOK_EVERY};
-use super::memo::{self, Memo};
+use super::held::Held;
+use super::memo::Memo;
 use super::pacing::Pacing;
+use super::reading::Asks;
 use super::refused::RefusalWatch;
-use super::{Halt, LOOKS_DOWN_AFTER, Runtime, Settings, Window};
+use super::{Halt, LOOKS_DOWN_AFTER, Runtime, Settings};
 use crate::api::Failure;
 use crate::exit::Error;
-use crate::input::Input;
 use crate::number::Number;
-use crate::row::{BadCell, Finished, RowResult, Settled, Via, parse_cell};
-
-/// Rows read, looked up and sent to the writer together: one store
-/// transaction and one channel message per batch instead of per row.
-const BATCH: usize = 256;
+use crate::row::{BadCell, Finished, RowResult, Settled, Via};
 
 /// A row waiting for its number's answer.
 pub(super) struct Waiting {
@@ -96,52 +91,12 @@ impl<'a> Shared<'a> {
         halt.or_else(|| refusals.refused_at_end().then_some(Halt::Refused))
     }
 
-    /// Reads every row and resolves it; then waits until every number is
-    /// answered, those other runs are asking included. Returns how many
-    /// rows it read.
-    pub(super) fn read_all<'s>(
-        &'s self,
-        input: Input,
-        window: &Window,
-        scope: &rayon::Scope<'s>,
-    ) -> Result<u64, Error> {
-        let stop = self.parts.stop;
-        let batch_size = BATCH.min(self.settings.window.max(1));
-        let column = input.column;
-        let mut batches = input.into_batches(batch_size)?;
-        let mut seq = 0u64;
-        let mut batch = Vec::with_capacity(batch_size);
-        let mut memo = Memo::new(memo::CAPACITY);
-        let mut tick = || self.tend(scope);
-        while !stop.is_stopped()
-            && window.wait_for_room(seq + batch_size as u64 - 1, stop, &mut tick)
-        {
-            let Some(records) = batches.next(stop) else {
-                break;
-            };
-            for record in records? {
-                let number = parse_cell(&record, column);
-                batch.push((seq, record, number));
-                seq += 1;
-            }
-            self.resolve(scope, &mut batch, &mut memo)?;
-            self.tend(scope);
-        }
-        // The numbers still unanswered: asked by jobs, or held by other
-        // runs (whose jobs may put them there at any moment).
-        while !stop.is_stopped() && !self.lock_in_flight().is_empty() {
-            std::thread::sleep(LOOK_EVERY.min(Duration::from_millis(50)));
-            self.tend(scope);
-        }
-        Ok(seq)
-    }
-
     /// Finds the answers for a batch of rows: from a request already in
     /// flight, an earlier failure, the answers this run has already read,
     /// the store, or new requests. Drains the batch.
-    fn resolve<'s>(
+    pub(super) fn resolve<'s>(
         &'s self,
-        scope: &rayon::Scope<'s>,
+        asks: &mut Asks<'_, 's>,
         batch: &mut Vec<(u64, ByteRecord, Result<Number, BadCell>)>,
         memo: &mut Memo,
     ) -> Result<(), Error> {
@@ -212,7 +167,7 @@ impl<'a> Shared<'a> {
                     // Only this thread inserts, so nobody asked for `number`
                     // between the look-ups above and here.
                     self.lock_in_flight().insert(number, rows);
-                    scope.spawn(move |_| self.ask(number));
+                    asks.ask(self, number);
                 }
             }
         }
@@ -275,7 +230,7 @@ impl<'a> Shared<'a> {
         self.held.lock().expect("held lock is never poisoned")
     }
 
-    fn lock_in_flight(&self) -> MutexGuard<'_, HashMap<Number, Vec<Waiting>>> {
+    pub(super) fn lock_in_flight(&self) -> MutexGuard<'_, HashMap<Number, Vec<Waiting>>> {
         self.in_flight
             .lock()
             .expect("in-flight lock is never poisoned")

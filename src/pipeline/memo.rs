@@ -115,7 +115,9 @@ mod tests {
         for i in 0..10_000 {
             memo.remember(number(i), settled("深圳"));
         }
-        let kept = (0..10_000).filter(|&i| memo.get(&number(i)).is_some()).count();
+        let kept = (0..10_000)
+            .filter(|&i| memo.get(&number(i)).is_some())
+            .count();
         assert!(kept <= 110, "{kept} numbers kept in a memo of 100");
         assert!(kept > 0);
     }

@@ -25,6 +25,7 @@ mod held;
 mod jobs;
 mod memo;
 mod pacing;
+mod reading;
 mod refused;
 mod window;
 mod writer;
@@ -34,11 +35,13 @@ use std::time::Duration;
 
 use jobs::Shared;
 use pacing::Pacing;
+use reading::{Asks, Read, Reading};
 use window::Window;
 
 use crate::client::{Client, RetryPolicy};
 use crate::concurrency::Concurrency;
 use crate::config::Budget;
+use crate::exit::Error;
 pub use crate::halt::Halt;
 use crate::input::Input;
 use crate::limiter::Limiter;
@@ -92,20 +95,6 @@ pub struct Ran {
 /// Runs the rows of `input` through the runtime's parts into `output`.
 pub fn run(input: Input, output: &mut Output, parts: &Runtime, settings: &Settings) -> Ran {
     let pacing = Pacing::new(settings.concurrency, settings.qps);
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(pacing.threads())
-        .thread_name(|i| format!("tenure-worker-{i}"))
-        .build()
-    {
-        Ok(pool) => pool,
-        Err(err) => {
-            let err = anyhow::anyhow!("cannot start the worker threads: {err}");
-            return Ran {
-                rows: Rows::default(),
-                halt: Some(Halt::Failed(err.into())),
-            };
-        }
-    };
     let window = Window::new(settings.window.max(1) as u64);
     let (done, finished) = channel();
     let shared = Shared::new(parts, settings, &pacing, done);
@@ -123,7 +112,7 @@ pub fn run(input: Input, output: &mut Output, parts: &Runtime, settings: &Settin
             });
             writer::write_in_order(finished, output, &window, parts, &mut rows)
         });
-        let read = pool.in_place_scope(|scope| shared.read_all(input, &window, scope));
+        let read = read_all(&shared, input, &window, &pacing);
         let read = read.unwrap_or_else(|err| {
             shared.halt(Halt::Failed(err));
             0
@@ -146,6 +135,35 @@ pub fn run(input: Input, output: &mut Output, parts: &Runtime, settings: &Settin
         halt = Some(Halt::Failed(lost.into()));
     }
     Ran { rows, halt }
+}
+
+/// Reads every row, and starts the worker pool when the first number has
+/// to be asked (see `reading`).
+fn read_all(shared: &Shared, input: Input, window: &Window, pacing: &Pacing) -> Result<u64, Error> {
+    let mut reading = Reading::new(input, shared.settings.window)?;
+    let mut asks = Asks::Before(Vec::new());
+    let first = match shared.read(&mut reading, window, &mut asks)? {
+        Read::Done(read) => return Ok(read),
+        Read::NeedsPool => match asks {
+            Asks::Before(numbers) => numbers,
+            Asks::Pool(_) => unreachable!("no pool before this one"),
+        },
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(pacing.threads())
+        .thread_name(|i| format!("tenure-worker-{i}"))
+        .build()
+        .map_err(|err| anyhow::anyhow!("cannot start the worker threads: {err}"))?;
+    pool.in_place_scope(|scope| {
+        let mut asks = Asks::Pool(scope);
+        for number in first {
+            asks.ask(shared, number);
+        }
+        match shared.read(&mut reading, window, &mut asks)? {
+            Read::Done(read) => Ok(read),
+            Read::NeedsPool => unreachable!("the pool runs"),
+        }
+    })
 }
 
 /// Runs a closure when dropped, unwinding included.
