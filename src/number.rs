@@ -7,8 +7,14 @@
 //!
 //! [`parse`] runs once per input row, so it does not allocate: a plain
 //! 11-digit cell is checked in place, anything else is scanned once into a
-//! fixed buffer.
+//! fixed buffer (`scan`). Why a cell is refused is an [`Invalid`].
 
+mod invalid;
+mod scan;
+
+pub use invalid::Invalid;
+
+use scan::Scan;
 use std::fmt;
 
 /// A valid mainland mobile number: 11 ASCII digits matching `^1[3-9]\d{9}$`.
@@ -55,89 +61,6 @@ pub fn mask(s: &str) -> String {
         .collect()
 }
 
-/// Why a cell holds no usable number.
-///
-/// The `Display` text is the row's `error` column, so it tells the person
-/// what to fix and never repeats the number (numbers are personal data).
-/// [`Invalid::code`] is the stable tag used in summaries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Invalid {
-    /// Nothing but spaces and punctuation.
-    Empty,
-    /// A character that is neither a digit nor a separator (the first one).
-    Letters(char),
-    /// Fewer than 11 digits (after any country prefix); holds the count.
-    TooShort(usize),
-    /// More than 11 digits that no country prefix explains; holds the count.
-    TooLong(usize),
-    /// 11 digits, but not `1[3-9]…`, or a country code other than +86.
-    BadPrefix,
-    /// Excel's `1.38001E+10`: the spreadsheet rounded the number away.
-    ScientificNotation,
-    /// Two or more whole numbers in one cell; holds how many.
-    SeveralNumbers(usize),
-    /// A fixed-line number: an area code starting with 0 (`010`, `021`,
-    /// `0755`…), then a 7- or 8-digit local number, or the same after +86
-    /// without the 0.
-    Landline,
-}
-
-impl Invalid {
-    /// A short, stable snake_case tag for counting reasons in summaries.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Invalid::Empty => "empty",
-            Invalid::Letters(_) => "letters",
-            Invalid::TooShort(_) => "too_short",
-            Invalid::TooLong(_) => "too_long",
-            Invalid::BadPrefix => "bad_prefix",
-            Invalid::ScientificNotation => "scientific_notation",
-            Invalid::SeveralNumbers(_) => "several_numbers",
-            Invalid::Landline => "landline",
-        }
-    }
-}
-
-impl fmt::Display for Invalid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Invalid::Empty => f.write_str("no number: the cell is empty"),
-            Invalid::Letters(c) => write!(
-                f,
-                "contains {c:?}, which is not a digit; a mobile number may hold only \
-                 digits, spaces, dashes, dots, brackets and a leading +86"
-            ),
-            Invalid::TooShort(1) => f.write_str("too short: 1 digit where a mobile number has 11"),
-            Invalid::TooShort(n) => {
-                write!(f, "too short: {n} digits where a mobile number has 11")
-            }
-            Invalid::TooLong(n) => write!(
-                f,
-                "too long: {n} digits where a mobile number has 11 \
-                 (13 with the 86 country code)"
-            ),
-            Invalid::BadPrefix => f.write_str(
-                "not a mainland China mobile number: it must start with 13 to 19 \
-                 (after an optional +86)",
-            ),
-            Invalid::ScientificNotation => f.write_str(
-                "written in scientific notation (like E+10) by Excel, which lost digits; \
-                 format the column as text in the spreadsheet and export it again",
-            ),
-            Invalid::SeveralNumbers(n) => write!(
-                f,
-                "holds {n} numbers in one cell; put each number on its own row"
-            ),
-            Invalid::Landline => f.write_str(
-                "a landline (fixed-line) number, not a mobile: the API knows only mobile \
-                 numbers (11 digits starting with 13 to 19)",
-            ),
-        }
-    }
-}
-
-impl std::error::Error for Invalid {}
-
 /// Normalises and validates one cell.
 ///
 /// Accepts what differs from `^1[3-9]\d{9}$` only in form: spaces of any
@@ -158,116 +81,6 @@ pub fn parse(raw: &str) -> Result<Number, Invalid> {
         return Err(Invalid::ScientificNotation);
     }
     Scan::of(strip_float_suffix(cell)).verdict()
-}
-
-/// Digits kept while scanning a cell: room for several prefixed numbers, so
-/// that a cell holding more than one is still recognised as such.
-const CAP: usize = 64;
-
-/// One pass over a cell: its digits and where something else came between.
-struct Scan {
-    digits: [u8; CAP],
-    /// Every digit seen, also those past `CAP`, so `TooLong` reports the truth.
-    len: usize,
-    /// Bit `i` is set when a non-digit came right before digit `i`: the
-    /// only places where one number may end and the next begin.
-    breaks: u64,
-    /// The cell starts with `+`, so the digits must start with a country code.
-    plus: bool,
-    /// The first character that is neither a digit nor a separator.
-    stray: Option<char>,
-}
-
-impl Scan {
-    fn of(cell: &str) -> Scan {
-        let mut scan = Scan {
-            digits: [0; CAP],
-            len: 0,
-            breaks: 0,
-            plus: false,
-            stray: None,
-        };
-        for c in cell.chars() {
-            if let Some(d) = ascii_digit(c) {
-                if scan.len < CAP {
-                    scan.digits[scan.len] = d;
-                }
-                scan.len += 1;
-                continue;
-            }
-            if scan.len < CAP {
-                scan.breaks |= 1 << scan.len;
-            }
-            if is_separator(c) {
-                continue;
-            }
-            // A `+` belongs only before the first digit, and only once.
-            if matches!(c, '+' | '＋') && scan.len == 0 && !scan.plus {
-                scan.plus = true;
-            } else if scan.stray.is_none() {
-                scan.stray = Some(c);
-            }
-        }
-        scan
-    }
-
-    fn verdict(&self) -> Result<Number, Invalid> {
-        if self.len == 0 {
-            return Err(self.stray.map_or(Invalid::Empty, Invalid::Letters));
-        }
-        // Ahead of letters: in `13800138000/13900139000` the `/` is a symptom.
-        if let Some(count) = self.several() {
-            return Err(Invalid::SeveralNumbers(count));
-        }
-        if let Some(c) = self.stray {
-            return Err(Invalid::Letters(c));
-        }
-        if self.len > CAP {
-            return Err(Invalid::TooLong(self.len));
-        }
-        let digits = &self.digits[..self.len];
-        if self.plus {
-            // `+` announces a country code: only China's is ours, and the
-            // rest is then judged on its own length.
-            match digits.strip_prefix(b"86") {
-                Some(rest) => national(rest).map_err(|invalid| {
-                    if is_landline_after_country_code(rest) {
-                        Invalid::Landline
-                    } else {
-                        invalid
-                    }
-                }),
-                None => Err(Invalid::BadPrefix),
-            }
-        } else {
-            domestic(strip_country(digits))
-        }
-    }
-
-    /// How many numbers the cell holds, when it is two or more whole ones
-    /// split at places where something other than a digit stood.
-    fn several(&self) -> Option<usize> {
-        let len = self.len;
-        if !(22..=CAP).contains(&len) {
-            return None;
-        }
-        let cut = |i: usize| i == 0 || i == len || self.breaks & (1 << i) != 0;
-        // `count[i]`: how many numbers the digits from `i` on split into.
-        // Filled from the end, so each step looks only at later entries.
-        let mut count = [None::<usize>; CAP + 1];
-        count[len] = Some(0);
-        for start in (0..len).rev().filter(|&i| cut(i)) {
-            count[start] = [11, 13, 15].into_iter().find_map(|width| {
-                let end = start + width;
-                if end > len || !cut(end) {
-                    return None;
-                }
-                national(strip_country(&self.digits[start..end])).ok()?;
-                count[end].map(|n| n + 1)
-            });
-        }
-        count[0].filter(|&n| n >= 2)
-    }
 }
 
 /// Checks the 11 national digits; other lengths say how far off they are.
@@ -388,22 +201,6 @@ fn is_scientific(cell: &str) -> bool {
     }
     let end = digits_from(i);
     end > i && end == b.len()
-}
-
-/// An ASCII or full-width digit, as its ASCII byte.
-fn ascii_digit(c: char) -> Option<u8> {
-    match c {
-        '0'..='9' => Some(c as u8),
-        // Full-width digits are contiguous, like ASCII ones; the offset is
-        // below 10, so the cast cannot truncate.
-        '０'..='９' => Some(b'0' + (c as u32 - '０' as u32) as u8),
-        _ => None,
-    }
-}
-
-/// Characters that only format a number and carry no digit.
-fn is_separator(c: char) -> bool {
-    is_space(c) || matches!(c, '-' | '(' | ')' | '.' | '－' | '（' | '）')
 }
 
 /// Any Unicode space (full-width U+3000, non-breaking U+00A0, tab, …) plus

@@ -3,21 +3,17 @@
 //! on numbers; its answers and ledger entries; its 24-hour budget
 //! reservations.
 //!
-//! The heartbeat renews the lease every [`Timing::heartbeat`] in one
-//! serialised transaction, asks `crate::share::plan` for the run's share and
-//! tells the run's [`Pace`]: a lower grant before the commit, a higher one
-//! after it, and after each renewal until when the run may send. A renewal
-//! that finds the lease taken over marks the run lost; one that fails keeps
-//! retrying and records why. Whether to stop is the pipeline's decision.
+//! The lease and the share are the heartbeat's (`heartbeat`); whether to
+//! stop is the pipeline's decision.
 
-use super::backend::{
-    AnswerWrite, Budget, ClaimRow, Connection, LedgerWrite, NewRun, Purpose, TickArgs,
-};
-use super::error::DbError;
-use super::{Store, StoreError, Stored, Timing, lock, now_ms};
+mod heartbeat;
+
+use super::backend::{AnswerWrite, Budget, ClaimRow, Connection, LedgerWrite, NewRun, Purpose};
+use super::{Store, StoreError, Stored, lock, now_ms};
 use crate::api::{Answer, Endpoint};
 use crate::change::Change;
 use crate::number::Number;
+use heartbeat::{Heartbeat, Shared};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -94,14 +90,6 @@ pub struct Request {
     /// The request held one of the run's 24-hour budget reservations
     /// ([`Run::reserve`]), released with this entry.
     pub reserved: bool,
-}
-
-/// What the heartbeat thread and the run share.
-struct Shared {
-    lost: AtomicBool,
-    failure: Mutex<Option<String>>,
-    stop: Mutex<bool>,
-    wake: Condvar,
 }
 
 /// A run registered in the store. Dropping it stops the heartbeat (the
@@ -354,94 +342,6 @@ impl std::fmt::Debug for Run<'_> {
             .field("group", &self.group)
             .field("lost", &self.lost())
             .finish()
-    }
-}
-
-/// The heartbeat thread's state.
-struct Heartbeat {
-    /// `None` after a failure that closed it: reconnect at the next beat.
-    conn: Option<Box<dyn Connection>>,
-    backend: Arc<dyn super::backend::Backend>,
-    run: String,
-    group: Option<String>,
-    timing: Timing,
-    pace: Arc<dyn Pace>,
-    shared: Arc<Shared>,
-}
-
-impl Heartbeat {
-    /// Beats every `timing.heartbeat` until stopped or lost.
-    fn run(mut self) {
-        let mut next = Instant::now() + self.timing.heartbeat;
-        loop {
-            let stop = lock(&self.shared.stop);
-            let wait = next.saturating_duration_since(Instant::now());
-            let (stop, _) = self
-                .shared
-                .wake
-                .wait_timeout_while(stop, wait, |stop| !*stop)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if *stop {
-                return;
-            }
-            drop(stop);
-            next += self.timing.heartbeat;
-            let now = Instant::now();
-            if next < now {
-                // A beat took longer than the period: do not catch up in a
-                // burst.
-                next = now + self.timing.heartbeat;
-            }
-            match self.beat() {
-                Ok(()) => *lock(&self.shared.failure) = None,
-                Err(error) => *lock(&self.shared.failure) = Some(error.detail()),
-            }
-            if self.shared.lost.load(Ordering::Acquire) {
-                return;
-            }
-        }
-    }
-
-    /// One renewal. Marks the run lost if its lease was taken over.
-    fn beat(&mut self) -> Result<(), DbError> {
-        let began = Instant::now();
-        let conn = match &mut self.conn {
-            Some(conn) => conn,
-            None => self.conn.insert(self.backend.connect(Purpose::Lease)?),
-        };
-        let pace = &self.pace;
-        let demand = pace.demand();
-        let ticked = conn.tick(&mut TickArgs {
-            run: &self.run,
-            group: self.group.as_deref(),
-            demand,
-            takeover_ms: millis(self.timing.takeover),
-            plan: &mut crate::share::plan,
-            before_commit: &mut |before, plan| {
-                if plan.granted < before {
-                    pace.set_share(plan.granted);
-                }
-            },
-        });
-        match ticked {
-            Ok(Some(ticked)) => {
-                if ticked.plan.granted > ticked.before {
-                    pace.set_share(ticked.plan.granted);
-                }
-                pace.renewed(began + self.timing.lease);
-                Ok(())
-            }
-            Ok(None) => {
-                self.shared.lost.store(true, Ordering::Release);
-                Ok(())
-            }
-            Err(error) => {
-                if matches!(error, DbError::Unreachable(_)) {
-                    self.conn = None;
-                }
-                Err(error)
-            }
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Tests of `summary`.
 use super::*;
 use crate::api::{Failure, FailureKind, Tenure};
+use crate::exit::Exit;
 use std::sync::Arc;
 
 fn finished(number: Option<&str>, result: RowResult, via: Via) -> Finished {

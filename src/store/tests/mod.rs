@@ -11,6 +11,7 @@ mod suite;
 
 use super::*;
 use crate::api::{Endpoint, Tenure};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -6,6 +6,7 @@ use crate::change::Change;
 use crate::store::backend::sqlite::schema::V1_SCHEMA;
 use rusqlite::Connection as Sqlite;
 use std::fs;
+use std::fs::OpenOptions;
 
 fn path_of(f: &Fixture) -> PathBuf {
     f.location.path().expect("an SQLite fixture").to_owned()

@@ -73,6 +73,15 @@ fn two_runs_started_together_bill_each_number_once(store: &TeamStore) {
 }
 on_both_backends!(two_runs_started_together_bill_each_number_once);
 
+/// The killed run's fixed concurrency: the most requests it can have had in
+/// flight. Small, so that it is still mid-way through the file (100
+/// requests a second at the sandbox's latency) when the survivor, which has
+/// to start, join the group and catch up, is asking too.
+const CONCURRENCY: u64 = 2;
+
+/// The claims expire this long after the run's last heartbeat (DESIGN §4).
+const TAKEOVER_MS: i64 = 30_000;
+
 /// `kill -9` of one of two runs sharing a store, mid-way: the other
 /// finishes with the complete output, waiting only for the numbers the
 /// killed run had claimed and not answered, and only until its claims
@@ -84,28 +93,61 @@ on_both_backends!(two_runs_started_together_bill_each_number_once);
 /// and from the killed run's last heartbeat. (The PostgreSQL server runs on
 /// this host, as TENURE_TEST_POSTGRES's documented value says: one clock.)
 fn a_run_killed_mid_way_costs_at_most_its_requests_in_flight(store: &TeamStore) {
-    /// The killed run's fixed concurrency: the most requests it can have
-    /// had in flight. Small, so that it is still mid-way through the file
-    /// (100 requests a second at the sandbox's latency) when the survivor,
-    /// which has to start, join the group and catch up, is asking too.
-    const CONCURRENCY: u64 = 2;
-    /// The claims expire this long after the run's last heartbeat
-    /// (DESIGN §4).
-    const TAKEOVER_MS: i64 = 30_000;
     let dir = tempfile::tempdir().expect("a temporary folder");
     let numbers = answered_numbers(2000);
     let input = numbers_csv(dir.path(), "in.csv", &numbers);
     let api = Api::start(&["--latency-ms", LATENCY_MS]);
-    let concurrency = CONCURRENCY.to_string();
     let summary = dir.path().join("survivor.json");
 
+    let (survivor, killed) = start_two_and_kill_one(store, &api, &input, dir.path(), &summary);
+    let done = wait(survivor);
+    let stats = api.stats();
+    let twice = api.billed_twice();
+    eprintln!(
+        "runs::together ({}): killed with {} of 2,000 billed, holding {} claims \
+         at --concurrency {CONCURRENCY}; {} numbers paid twice; the survivor exited {:?}",
+        store.backend(),
+        killed.billed_at_kill,
+        killed.orphaned.len(),
+        twice.len(),
+        done.code
+    );
+    assert_exit(&done, 0, "the surviving run");
+    assert_complete(&dir.path().join("survivor.csv"), &numbers);
+    assert_ne!(run_id(&summary), killed.id);
+    assert_paid_twice_only_what_was_in_flight(&stats, &twice, &killed.orphaned);
+    assert_waited_only_for_the_orphaned_claims(store, &killed);
+}
+on_both_backends_at_once!(a_run_killed_mid_way_costs_at_most_its_requests_in_flight);
+
+/// What the killed run left behind.
+struct Killed {
+    /// Its run id, as the store names it.
+    id: String,
+    /// Numbers it had claimed and not answered when it was killed.
+    orphaned: BTreeSet<String>,
+    /// The sandbox's billed count right after the kill.
+    billed_at_kill: u64,
+}
+
+/// Starts the run to kill, alone, then the survivor (writing `survivor.csv`
+/// and `summary` in `dir`) once the first is asking; kills the first while
+/// both ask and it holds a claim. Returns the survivor, still running.
+fn start_two_and_kill_one(
+    store: &TeamStore,
+    api: &Api,
+    input: &Path,
+    dir: &Path,
+    summary: &Path,
+) -> (Child, Killed) {
+    let concurrency = CONCURRENCY.to_string();
     // The run to kill starts first, alone, so that the store says which
     // run it is; the survivor joins once it is asking.
     let killed_cache = store.arg_named("tenure_killed");
     let mut killed = spawn(
-        &api,
-        &input,
-        &dir.path().join("killed.csv"),
+        api,
+        input,
+        &dir.join("killed.csv"),
         &["--cache", &killed_cache, "--concurrency", &concurrency],
     );
     let killed_id = poll("the first run to ask 100 numbers", &mut killed, || {
@@ -117,9 +159,9 @@ fn a_run_killed_mid_way_costs_at_most_its_requests_in_flight(store: &TeamStore) 
         (api.stats().billed >= 100 && runs.len() == 1).then(|| runs.into_keys().next())?
     });
     let survivor = spawn(
-        &api,
-        &input,
-        &dir.path().join("survivor.csv"),
+        api,
+        input,
+        &dir.join("survivor.csv"),
         &[
             "--cache",
             store.arg(),
@@ -151,24 +193,21 @@ fn a_run_killed_mid_way_costs_at_most_its_requests_in_flight(store: &TeamStore) 
         .filter(|(_, run)| *run == killed_id)
         .map(|(number, _)| number)
         .collect();
+    let killed = Killed {
+        id: killed_id,
+        orphaned,
+        billed_at_kill,
+    };
+    (survivor, killed)
+}
 
-    let done = wait(survivor);
-    let stats = api.stats();
-    let twice = api.billed_twice();
-    eprintln!(
-        "runs::together ({}): killed with {billed_at_kill} of 2,000 billed, holding {} claims \
-         at --concurrency {CONCURRENCY}; {} numbers paid twice; the survivor exited {:?}",
-        store.backend(),
-        orphaned.len(),
-        twice.len(),
-        done.code
-    );
-    assert_exit(&done, 0, "the surviving run");
-    assert_complete(&dir.path().join("survivor.csv"), &numbers);
-    assert_ne!(run_id(&summary), killed_id);
-
-    // What was paid twice: only numbers the killed run had claimed and not
-    // answered, and no more than it could have had in flight.
+/// What was paid twice: only numbers the killed run had claimed and not
+/// answered, and no more than it could have had in flight.
+fn assert_paid_twice_only_what_was_in_flight(
+    stats: &Stats,
+    twice: &[String],
+    orphaned: &BTreeSet<String>,
+) {
     assert!(
         stats.numbers.values().all(|n| n.billed <= 2),
         "no number billed three times"
@@ -193,12 +232,14 @@ fn a_run_killed_mid_way_costs_at_most_its_requests_in_flight(store: &TeamStore) 
     // The kill landed mid-way, with requests in flight: otherwise this test
     // proved nothing about a takeover.
     assert!(!orphaned.is_empty(), "the killed run held claims");
+}
 
-    // The survivor waited for those numbers only, and only until they
-    // expired: every other number was answered before then (by either
-    // run), and each of those after it (never earlier: a live run's claims
-    // are not taken over).
-    let expiry = store.heartbeats()[&killed_id] + TAKEOVER_MS;
+/// The survivor waited for the killed run's orphaned claims only, and only
+/// until they expired: every other number was answered before then (by
+/// either run), and each of those after it (never earlier: a live run's
+/// claims are not taken over).
+fn assert_waited_only_for_the_orphaned_claims(store: &TeamStore, killed: &Killed) {
+    let expiry = store.heartbeats()[&killed.id] + TAKEOVER_MS;
     let answered_at = store.answered_at();
     assert_eq!(answered_at.len(), 2000, "every answer is in the store");
     let late: BTreeSet<String> = answered_at
@@ -206,17 +247,16 @@ fn a_run_killed_mid_way_costs_at_most_its_requests_in_flight(store: &TeamStore) 
         .filter(|&(_, &at)| at >= expiry)
         .map(|(number, _)| number.clone())
         .collect();
-    let early: Vec<&String> = orphaned.difference(&late).collect();
+    let early: Vec<&String> = killed.orphaned.difference(&late).collect();
     assert!(
         early.is_empty(),
         "claims of the killed run were taken over before they expired: {early:?}"
     );
     assert_eq!(
-        late, orphaned,
+        late, killed.orphaned,
         "the survivor waited for the killed run's claims, and for nothing else"
     );
 }
-on_both_backends_at_once!(a_run_killed_mid_way_costs_at_most_its_requests_in_flight);
 
 /// Polls `ready` every 20 ms until it gives a value, while `run` (the run
 /// to be killed) is still going: a run that ended first would leave this

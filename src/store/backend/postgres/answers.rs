@@ -1,9 +1,8 @@
 //! PostgreSQL: the answers, their history, the ledger, and the group
 //! commit that writes them (one statement per answer).
 
-use super::super::{
-    AnswerWrite, Answers, Fresh, LedgerWrite, Write, answer, columns, endpoint_name,
-};
+use super::super::encoding::{answer, columns, endpoint_name};
+use super::super::{AnswerWrite, Answers, Fresh, LedgerWrite, Write};
 use super::{PgConnection, db, prepared};
 use crate::api::Tenure;
 use crate::change::Change;

@@ -2,9 +2,8 @@
 //! Heartbeats and reservations of a group take turns on an advisory lock;
 //! a claim is one conditional upsert.
 
-use super::super::{
-    Budget, ClaimRow, DAY_MS, Fresh, NewRun, Runs, TickArgs, Ticked, demand_from_db, demand_to_db,
-};
+use super::super::encoding::{demand_from_db, demand_to_db};
+use super::super::{Budget, ClaimRow, DAY_MS, Fresh, NewRun, Runs, TickArgs, Ticked};
 use super::answers::{SELECT_ONE, stored};
 use super::{NOW_MS, PgConnection, count, db, prepared};
 use crate::number::Number;

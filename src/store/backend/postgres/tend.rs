@@ -1,9 +1,7 @@
 //! PostgreSQL: stats, export, import, purge, changes and usage.
 
-use super::super::{
-    HistoryRow, Imported, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue, answer, columns,
-    imported_change,
-};
+use super::super::encoding::{answer, columns, imported_change};
+use super::super::{HistoryRow, Imported, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue};
 use super::answers::{latest_success, tenure_at};
 use super::{PgConnection, count, db};
 use crate::change::Change;

@@ -1,9 +1,8 @@
 //! SQLite: the answers, their history, the ledger, and the group commit
 //! that writes them.
 
-use super::super::{
-    AnswerWrite, Answers, Fresh, LedgerWrite, Write, answer, columns, endpoint_name,
-};
+use super::super::encoding::{answer, columns, endpoint_name};
+use super::super::{AnswerWrite, Answers, Fresh, LedgerWrite, Write};
 use super::{SqliteConnection, db};
 use crate::api::{Answer, Tenure};
 use crate::change::Change;

@@ -2,9 +2,8 @@
 //! transaction begins IMMEDIATE: the file's write lock serialises them
 //! across processes.
 
-use super::super::{
-    Budget, ClaimRow, DAY_MS, Fresh, NewRun, Runs, TickArgs, Ticked, demand_from_db, demand_to_db,
-};
+use super::super::encoding::{demand_from_db, demand_to_db};
+use super::super::{Budget, ClaimRow, DAY_MS, Fresh, NewRun, Runs, TickArgs, Ticked};
 use super::answers::{ANSWER_COLUMNS, stored};
 use super::{SqliteConnection, db};
 use crate::number::Number;

@@ -1,9 +1,7 @@
 //! SQLite: stats, export, import, purge, changes and usage.
 
-use super::super::{
-    HistoryRow, Imported, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue, answer, columns,
-    imported_change,
-};
+use super::super::encoding::{answer, columns, imported_change};
+use super::super::{HistoryRow, Imported, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue};
 use super::answers::{INSERT_HISTORY, UPSERT_ANSWER, latest_success};
 use super::{SqliteConnection, db, open, schema};
 use crate::api::Tenure;
