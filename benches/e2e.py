@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """End-to-end benchmark of `tenure enrich` against `tenure sandbox` in its own process.
 
-    python3 benches/e2e.py                    # every scenario group: long (filling a store with
-                                              # 1,000,000 answers, then importing it into PostgreSQL)
-    python3 benches/e2e.py --quick            # smaller files, about 5 minutes (half of it the import)
+    python3 benches/e2e.py                    # every scenario group: about 13 minutes here, half
+                                              # of it filling a store with 1,000,000 answers
+    python3 benches/e2e.py --quick            # smaller files, a few minutes
     python3 benches/e2e.py --only group,cpu   # some groups only (with or without --quick)
 
 Scenario groups (`--only`):
