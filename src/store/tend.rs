@@ -5,7 +5,10 @@
 //! values. Purging never touches the ledger, which `usage` and the 24-hour
 //! budget read.
 
-use super::backend::{Connection, PurgeWhat, Purpose, UsageKey, UsageKeyValue, sqlite};
+use super::backend::{
+    Connection, ImportChunks, Imported, PurgeWhat, Purpose, UsageKey, UsageKeyValue, sqlite,
+};
+use super::error::DbError;
 use super::{Store, StoreError, now_ms};
 use crate::api::{Answer, Tenure};
 use crate::change::Change;
@@ -175,8 +178,17 @@ impl Store {
         self.writer()?;
         self.flush()?;
         let name = path.display().to_string();
-        let imported = sqlite::read_for_import(path).map_err(|e| e.named(&name))?;
-        self.tending()?.import(&imported).map_err(|e| self.error(e))
+        let rows = sqlite::ImportReader::open(path).map_err(|e| e.named(&name))?;
+        let mut file = FromFile {
+            rows,
+            name: &name,
+            failed: None,
+        };
+        let imported = self.tending()?.import(&mut file);
+        match (imported, file.failed) {
+            (Err(_), Some(failed)) => Err(failed),
+            (imported, _) => imported.map_err(|e| self.error(e)),
+        }
     }
 
     /// Removes answers and history entries (never ledger entries).
@@ -336,5 +348,28 @@ impl<'a> From<&'a ExportRow> for Exported<'a> {
             change: row.change.as_deref(),
             orderid: row.orderid.as_deref(),
         }
+    }
+}
+
+/// The rows of the file being imported: a failure to read them names that
+/// file rather than the store they go into, and aborts the import.
+struct FromFile<'a> {
+    rows: sqlite::ImportReader,
+    name: &'a str,
+    failed: Option<StoreError>,
+}
+
+impl ImportChunks for FromFile<'_> {
+    fn answers_only(&self) -> bool {
+        self.rows.answers_only()
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<Imported>, DbError> {
+        self.rows.next_chunk().map_err(|error| {
+            let failed = error.named(self.name);
+            let detail = failed.to_string();
+            self.failed = Some(failed);
+            DbError::Other(detail)
+        })
     }
 }

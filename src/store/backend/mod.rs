@@ -126,8 +126,8 @@ pub(crate) trait Tending {
     ) -> Result<std::io::Result<()>, DbError>;
 
     /// Merges answers and history entries from another store, in one
-    /// transaction: see [`Store::import`](super::Store::import).
-    fn import(&mut self, batch: &Imported) -> Result<ImportCounts, DbError>;
+    /// transaction, a chunk at a time: see [`Store::import`](super::Store::import).
+    fn import(&mut self, rows: &mut dyn ImportChunks) -> Result<ImportCounts, DbError>;
 
     /// Removes answers and history entries; never ledger entries.
     fn purge(&mut self, purge: &PurgeWhat) -> Result<Removed, DbError>;
@@ -251,7 +251,19 @@ pub(crate) struct Budget<'a> {
 /// The 24-hour budget window.
 pub(super) const DAY_MS: i64 = 86_400_000;
 
-/// Answers and history from another store.
+/// Another store's rows for an import, read a chunk at a time so that an
+/// import's memory does not grow with the file: its answers, then its
+/// history entries.
+pub(crate) trait ImportChunks {
+    /// Whether the answers come without history of their own (a version-1
+    /// store): each then becomes its number's first arrival.
+    fn answers_only(&self) -> bool;
+
+    /// The next chunk, or `None` when every row has been read.
+    fn next_chunk(&mut self) -> Result<Option<Imported>, DbError>;
+}
+
+/// A chunk of answers and history entries from another store.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Imported {
     pub answers: Vec<ImportedAnswer>,

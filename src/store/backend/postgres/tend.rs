@@ -1,7 +1,9 @@
 //! PostgreSQL: stats, export, import, purge, changes and usage.
 
 use super::super::encoding::{answer, columns, imported_change};
-use super::super::{HistoryRow, Imported, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue};
+use super::super::{
+    HistoryRow, ImportChunks, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue,
+};
 use super::answers::{latest_success, tenure_at};
 use super::{PgConnection, count, db};
 use crate::change::Change;
@@ -87,33 +89,35 @@ impl Tending for PgConnection {
         }
     }
 
-    fn import(&mut self, batch: &Imported) -> Result<ImportCounts, DbError> {
+    fn import(&mut self, rows: &mut dyn ImportChunks) -> Result<ImportCounts, DbError> {
         let mut tx = self.client.transaction().map_err(db)?;
         let mut counts = ImportCounts::default();
-        let from_answers = batch.history.is_empty();
-        for row in &batch.answers {
-            let previous = latest_success(&mut self.statements, &mut tx, &row.source, &row.number)?;
-            let change = imported_change(previous.as_ref(), &row.answer).map(|c| c.as_str());
-            let (kind, code, desc, province, city, isp, reason) = columns(&row.answer);
-            let params: [&(dyn ToSql + Sync); 13] = [
-                &row.number,
-                &row.source,
-                &kind,
-                &code,
-                &desc,
-                &province,
-                &city,
-                &isp,
-                &reason,
-                &row.endpoint,
-                &row.at_ms,
-                &change,
-                &row.orderid,
-            ];
-            // xmax = 0: the row was inserted rather than updated.
-            let merged = tx
-                .query_opt(
-                    "INSERT INTO tenure_answers AS a
+        let from_answers = rows.answers_only();
+        while let Some(batch) = rows.next_chunk()? {
+            for row in &batch.answers {
+                let previous =
+                    latest_success(&mut self.statements, &mut tx, &row.source, &row.number)?;
+                let change = imported_change(previous.as_ref(), &row.answer).map(|c| c.as_str());
+                let (kind, code, desc, province, city, isp, reason) = columns(&row.answer);
+                let params: [&(dyn ToSql + Sync); 13] = [
+                    &row.number,
+                    &row.source,
+                    &kind,
+                    &code,
+                    &desc,
+                    &province,
+                    &city,
+                    &isp,
+                    &reason,
+                    &row.endpoint,
+                    &row.at_ms,
+                    &change,
+                    &row.orderid,
+                ];
+                // xmax = 0: the row was inserted rather than updated.
+                let merged = tx
+                    .query_opt(
+                        "INSERT INTO tenure_answers AS a
                          (number, source, kind, code, description, province, city, isp, reason,
                           endpoint, answered_at, change, orderid)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -125,32 +129,33 @@ impl Tending for PgConnection {
                          change = EXCLUDED.change, orderid = EXCLUDED.orderid
                      WHERE a.answered_at < EXCLUDED.answered_at
                      RETURNING (xmax = 0)",
-                    &params,
-                )
-                .map_err(db)?;
-            match merged
-                .map(|row| row.try_get::<_, bool>(0))
-                .transpose()
-                .map_err(db)?
-            {
-                Some(true) => counts.answers_added += 1,
-                Some(false) => counts.answers_updated += 1,
-                None => counts.answers_kept += 1,
+                        &params,
+                    )
+                    .map_err(db)?;
+                match merged
+                    .map(|row| row.try_get::<_, bool>(0))
+                    .transpose()
+                    .map_err(db)?
+                {
+                    Some(true) => counts.answers_added += 1,
+                    Some(false) => counts.answers_updated += 1,
+                    None => counts.answers_kept += 1,
+                }
+                if from_answers {
+                    let entry = HistoryRow {
+                        number: row.number.clone(),
+                        source: row.source.clone(),
+                        answer: row.answer.clone(),
+                        first_seen: row.at_ms,
+                        last_seen: row.at_ms,
+                        change: change.map(str::to_owned),
+                    };
+                    counts.history_added += insert_history_once(&mut tx, &entry)?;
+                }
             }
-            if from_answers {
-                let entry = HistoryRow {
-                    number: row.number.clone(),
-                    source: row.source.clone(),
-                    answer: row.answer.clone(),
-                    first_seen: row.at_ms,
-                    last_seen: row.at_ms,
-                    change: change.map(str::to_owned),
-                };
-                counts.history_added += insert_history_once(&mut tx, &entry)?;
+            for entry in &batch.history {
+                counts.history_added += insert_history_once(&mut tx, entry)?;
             }
-        }
-        for entry in &batch.history {
-            counts.history_added += insert_history_once(&mut tx, entry)?;
         }
         tx.commit().map_err(db)?;
         Ok(counts)

@@ -7,11 +7,12 @@
 //! reservations across processes. The store's clock is this host's.
 
 mod answers;
+mod import;
 mod runs;
 pub(crate) mod schema;
 mod tend;
 
-pub(crate) use tend::read_for_import;
+pub(crate) use import::ImportReader;
 
 use super::{Backend, Connection, Purpose};
 use crate::store::error::DbError;

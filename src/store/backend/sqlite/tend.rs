@@ -1,9 +1,11 @@
 //! SQLite: stats, export, import, purge, changes and usage.
 
 use super::super::encoding::{answer, columns, imported_change};
-use super::super::{HistoryRow, Imported, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue};
+use super::super::{
+    HistoryRow, ImportChunks, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue,
+};
 use super::answers::{INSERT_HISTORY, UPSERT_ANSWER, latest_success};
-use super::{SqliteConnection, db, open, schema};
+use super::{SqliteConnection, db};
 use crate::api::Tenure;
 use crate::change::Change;
 use crate::store::error::DbError;
@@ -61,15 +63,18 @@ impl Tending for SqliteConnection {
         Ok(Ok(()))
     }
 
-    fn import(&mut self, batch: &Imported) -> Result<ImportCounts, DbError> {
+    fn import(&mut self, rows: &mut dyn ImportChunks) -> Result<ImportCounts, DbError> {
         let tx = self.immediate()?;
         let mut counts = ImportCounts::default();
-        for row in &batch.answers {
-            import_answer(&tx, row, &mut counts, batch.history.is_empty()).map_err(db)?;
-        }
-        for entry in &batch.history {
-            if insert_history_once(&tx, entry).map_err(db)? {
-                counts.history_added += 1;
+        let answers_only = rows.answers_only();
+        while let Some(chunk) = rows.next_chunk()? {
+            for row in &chunk.answers {
+                import_answer(&tx, row, &mut counts, answers_only).map_err(db)?;
+            }
+            for entry in &chunk.history {
+                if insert_history_once(&tx, entry).map_err(db)? {
+                    counts.history_added += 1;
+                }
             }
         }
         tx.commit().map_err(db)?;
@@ -303,76 +308,4 @@ fn insert_history_once(tx: &rusqlite::Connection, entry: &HistoryRow) -> rusqlit
         entry.change,
     ])?;
     Ok(true)
-}
-
-/// Reads another SQLite store (version 1 or 2) for an import.
-pub(crate) fn read_for_import(path: &std::path::Path) -> Result<Imported, DbError> {
-    let conn = open(path, false)?;
-    let found = schema::check(&conn)?;
-    let mut imported = Imported::default();
-    let (table, desc) = match found {
-        schema::Found::Empty => return Ok(imported),
-        schema::Found::V1 => ("answers", "desc"),
-        schema::Found::Current => ("tenure_answers", "description"),
-    };
-    let orderid = if found == schema::Found::V1 {
-        "NULL"
-    } else {
-        "orderid"
-    };
-    let sql = format!(
-        "SELECT number, source, kind, code, coalesce({desc}, ''), coalesce(province, ''),
-                coalesce(city, ''), coalesce(isp, ''), coalesce(reason, ''), endpoint,
-                answered_at, {orderid}
-         FROM {table}"
-    );
-    let mut select = conn.prepare(&sql).map_err(db)?;
-    let mut rows = select.query([]).map_err(db)?;
-    while let Some(row) = rows.next().map_err(db)? {
-        let kind: i64 = row.get(2).map_err(db)?;
-        let get = |i: usize| row.get::<_, String>(i).map_err(db);
-        let Some(answer) = answer(kind, get(3)?, get(4)?, get(5)?, get(6)?, get(7)?, get(8)?)
-        else {
-            return Err(DbError::Corrupt(format!(
-                "an answer of unknown kind {kind}"
-            )));
-        };
-        imported.answers.push(super::super::ImportedAnswer {
-            number: get(0)?,
-            source: get(1)?,
-            answer,
-            endpoint: get(9)?,
-            at_ms: row.get(10).map_err(db)?,
-            orderid: row.get(11).map_err(db)?,
-        });
-    }
-    drop(rows);
-    if found == schema::Found::Current {
-        let mut select = conn
-            .prepare(
-                "SELECT number, source, kind, code, description, province, city, isp, reason,
-                        first_seen, last_seen, change FROM tenure_history ORDER BY id",
-            )
-            .map_err(db)?;
-        let mut rows = select.query([]).map_err(db)?;
-        while let Some(row) = rows.next().map_err(db)? {
-            let kind: i64 = row.get(2).map_err(db)?;
-            let get = |i: usize| row.get::<_, String>(i).map_err(db);
-            let Some(answer) = answer(kind, get(3)?, get(4)?, get(5)?, get(6)?, get(7)?, get(8)?)
-            else {
-                return Err(DbError::Corrupt(format!(
-                    "a history entry of unknown kind {kind}"
-                )));
-            };
-            imported.history.push(HistoryRow {
-                number: get(0)?,
-                source: get(1)?,
-                answer,
-                first_seen: row.get(9).map_err(db)?,
-                last_seen: row.get(10).map_err(db)?,
-                change: row.get(11).map_err(db)?,
-            });
-        }
-    }
-    Ok(imported)
 }
