@@ -118,11 +118,20 @@ pub fn capped(qps: u32, concurrency: Concurrency, latency: Duration) -> Option<f
     (reached < CAPPED * f64::from(qps)).then_some(reached)
 }
 
-/// `auto`'s latency estimate, fed by every request's latency.
+/// `auto`'s latency estimate, fed by every request's latency and by how
+/// long its answer then took to be committed.
 #[derive(Debug)]
 pub struct Auto {
-    /// Seconds; `None` before the first sample.
-    latency: Mutex<Option<f64>>,
+    estimate: Mutex<Estimate>,
+}
+
+#[derive(Debug, Default)]
+struct Estimate {
+    /// Seconds from a permit to the answer; `None` before the first sample.
+    latency: Option<f64>,
+    /// Seconds a slot stays taken after its answer, until the answer is
+    /// committed to the store.
+    commit: f64,
 }
 
 impl Default for Auto {
@@ -134,36 +143,56 @@ impl Default for Auto {
 impl Auto {
     pub fn new() -> Self {
         Auto {
-            latency: Mutex::new(None),
+            estimate: Mutex::new(Estimate::default()),
         }
     }
 
     /// One request's latency: how long it held its slot after its permit
-    /// (sending, waiting for the answer, classifying, storing), so that
-    /// Little's law counts everything a slot is busy with but the wait for
-    /// the permit.
+    /// (sending, waiting for the answer, classifying).
     pub fn observe(&self, latency: Duration) {
+        let mut estimate = self.lock();
         let sample = latency.as_secs_f64();
-        let mut estimate = self.latency.lock().expect("auto lock is never poisoned");
-        *estimate = Some(match *estimate {
-            None => sample,
-            Some(old) if sample > old => old + RISE * (sample - old),
-            Some(old) => old + FALL * (sample - old),
-        });
+        estimate.latency = Some(estimate.latency.map_or(sample, |old| follow(old, sample)));
     }
 
-    /// The latency estimate ([`INITIAL_LATENCY`] before any sample).
+    /// How long a slot stayed taken after its answer, until the answer was
+    /// committed: Little's law counts everything a slot is busy with but
+    /// the wait for the permit. At a low latency the commit is most of it.
+    pub fn observe_commit(&self, waited: Duration) {
+        let mut estimate = self.lock();
+        estimate.commit = follow(estimate.commit, waited.as_secs_f64());
+    }
+
+    /// The API's latency estimate ([`INITIAL_LATENCY`] before any sample).
     pub fn latency(&self) -> Duration {
-        self.latency
-            .lock()
-            .expect("auto lock is never poisoned")
+        self.lock()
+            .latency
             .map_or(INITIAL_LATENCY, Duration::from_secs_f64)
+    }
+
+    /// How long a request holds its slot: the latency and the commit.
+    pub fn held(&self) -> Duration {
+        let commit = self.lock().commit;
+        self.latency() + Duration::from_secs_f64(commit)
     }
 
     /// The slots to keep for `rate` requests per second (the run's rate:
     /// its `--qps`, or its share) at the latency measured so far.
     pub fn target(&self, rate: f64) -> usize {
-        target(rate, self.latency())
+        target(rate, self.held())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Estimate> {
+        self.estimate.lock().expect("auto lock is never poisoned")
+    }
+}
+
+/// An estimate moved towards `sample`: quickly up, slowly down.
+fn follow(old: f64, sample: f64) -> f64 {
+    if sample > old {
+        old + RISE * (sample - old)
+    } else {
+        old + FALL * (sample - old)
     }
 }
 
@@ -229,16 +258,19 @@ impl Slots {
         }
     }
 
-    /// Changes the number of slots (at least one). Raising wakes waiters
-    /// at once; lowering lets the requests in flight finish, and lets no
-    /// new one in until fewer than `limit` are.
+    /// Changes the number of slots (at least one). Raising wakes as many
+    /// waiters as it adds slots (never all: `auto` moves the limit by one
+    /// or two on most answers, and hundreds of threads may wait); lowering
+    /// lets the requests in flight finish, and lets no new one in until
+    /// fewer than `limit` are.
     pub fn set_limit(&self, limit: usize) {
         let mut state = self.lock();
-        let raised = limit > state.limit;
-        state.limit = limit.max(1);
+        let limit = limit.max(1);
+        let added = limit.saturating_sub(state.limit);
+        state.limit = limit;
         drop(state);
-        if raised {
-            self.freed.notify_all();
+        for _ in 0..added {
+            self.freed.notify_one();
         }
     }
 

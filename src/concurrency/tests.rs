@@ -75,6 +75,29 @@ fn auto_rises_fast_and_falls_slowly() {
     assert!(risen - Duration::from_millis(100) > (risen - fallen) * 3);
 }
 
+#[test]
+fn the_wait_for_the_commit_counts_as_time_a_slot_is_taken() {
+    let auto = Auto::new();
+    auto.observe(Duration::from_millis(2));
+    let before = auto.target(2000.0);
+    auto.observe_commit(Duration::from_millis(20));
+    assert_eq!(
+        auto.latency(),
+        Duration::from_millis(2),
+        "the API's latency alone"
+    );
+    assert_eq!(
+        auto.held(),
+        Duration::from_millis(6),
+        "the commit rises by a fifth of the gap"
+    );
+    assert!(
+        auto.target(2000.0) > before,
+        "{} slots, {before} before",
+        auto.target(2000.0)
+    );
+}
+
 /// A latency in ns drawn for one request.
 type Draw<'a> = &'a mut dyn FnMut(&mut fastrand::Rng) -> u64;
 

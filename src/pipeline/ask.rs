@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use super::budget::Allowance;
 use super::jobs::Shared;
@@ -42,20 +43,8 @@ impl<'a> Shared<'a> {
         let Some(_slot) = self.pacing.slot(stop) else {
             return self.abandon(&number);
         };
-        match run.claim(&number, self.settings.max_age) {
-            Ok(Claim::Mine) => {}
-            Ok(Claim::Answered(stored)) => {
-                let settled = Settled {
-                    answer: stored.answer,
-                    change: stored.change,
-                };
-                return self.release(number, RowResult::Final(Arc::new(settled)), Via::Store);
-            }
-            Ok(Claim::Held) => return self.hold(number),
-            Err(err) => {
-                self.halt(Halt::Failed(err.into()));
-                return self.abandon(&number);
-            }
+        if !self.claim(number) {
+            return;
         }
         let mut to_commit = false;
         let asked = client.ask(&number, self, stop, self.settings.retry, &mut |attempt| {
@@ -108,9 +97,47 @@ impl<'a> Shared<'a> {
         // claim with it, is committed: a run never holds more claims than
         // slots (DESIGN §4), so a kill -9 loses at most its requests in
         // flight, however far the store lags behind the API.
-        if to_commit && let Err(err) = self.parts.store.flush() {
+        if to_commit {
+            self.commit();
+        }
+    }
+
+    /// Claims `number` for this run. `false` when its rows are dealt with
+    /// otherwise: answered meanwhile, held by another run, or the store
+    /// failed.
+    fn claim(&self, number: Number) -> bool {
+        match self.parts.run.claim(&number, self.settings.max_age) {
+            Ok(Claim::Mine) => true,
+            Ok(Claim::Answered(stored)) => {
+                let settled = Settled {
+                    answer: stored.answer,
+                    change: stored.change,
+                };
+                self.release(number, RowResult::Final(Arc::new(settled)), Via::Store);
+                false
+            }
+            Ok(Claim::Held) => {
+                self.hold(number);
+                false
+            }
+            Err(err) => {
+                self.halt(Halt::Failed(err.into()));
+                self.abandon(&number);
+                false
+            }
+        }
+    }
+
+    /// Waits until the answers put so far are committed, the slot taken all
+    /// along, and tells the pacing how long that took: at a low latency
+    /// the commit is most of a slot's time.
+    fn commit(&self) {
+        let committing = Instant::now();
+        if let Err(err) = self.parts.store.flush() {
             self.halt(Halt::Failed(err.into()));
         }
+        self.pacing
+            .observe_commit(committing.elapsed(), self.parts.limiter);
     }
 
     /// Gives up the claim on a number this run will not answer now, so

@@ -49,6 +49,15 @@ impl Pacing {
         }
     }
 
+    /// A request's answer took `waited` to be committed after its answer,
+    /// its slot taken all along.
+    pub(super) fn observe_commit(&self, waited: Duration, limiter: &Limiter) {
+        self.auto.observe_commit(waited);
+        if self.concurrency == Concurrency::Auto {
+            self.slots.set_limit(self.auto.target(limiter.rate()));
+        }
+    }
+
     /// Waits for a slot to send in; `None` once the run stops.
     pub(super) fn slot(&self, stop: &Stop) -> Option<SlotGuard<'_>> {
         self.slots.acquire(stop)
@@ -64,15 +73,16 @@ impl Pacing {
                 if measured < JUDGE_AFTER {
                     return;
                 }
-                let latency = self.auto.latency();
-                if let Some(rate) = concurrency::capped(self.qps, self.concurrency, latency)
+                let held = self.auto.held();
+                if let Some(rate) = concurrency::capped(self.qps, self.concurrency, held)
                     && !self.warned.swap(true, Ordering::Relaxed)
                 {
                     log.warn(&format!(
                         "--concurrency {n} holds this run to about {rate:.0} requests/s at the \
-                         API's {} ms latency, well below --qps {}; raise it, or leave it to \
-                         --concurrency auto",
-                        latency.as_millis(),
+                         API's {} ms latency ({} ms a request with the store's commit), well \
+                         below --qps {}; raise it, or leave it to --concurrency auto",
+                        self.auto.latency().as_millis(),
+                        held.as_millis(),
                         self.qps
                     ));
                 }
