@@ -21,6 +21,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
 
 pub use batches::Batches;
 pub use column::{ColumnSpec, NUMBER_HEADERS, is_number_header};
@@ -88,6 +89,10 @@ pub struct Input {
     /// The size of the last row read, to size the next.
     row_bytes: usize,
     row_fields: usize,
+    /// Records the writer is done with, to be filled again (see
+    /// [`Input::recycle`]).
+    spare: Vec<ByteRecord>,
+    spent: Option<Receiver<Vec<ByteRecord>>>,
     /// Where the last non-blank line handed to the parser ends (see
     /// `Input::drained`).
     lines_end: Arc<AtomicU64>,
@@ -159,6 +164,8 @@ impl Input {
             check_utf8: opened.check_utf8,
             row_bytes: 64,
             row_fields: 4,
+            spare: Vec::new(),
+            spent: None,
             lines_end,
             record_start,
             max_record_bytes: config.max_record_bytes,
@@ -188,9 +195,7 @@ impl Input {
     /// The next data row, however wide (`tenure check` lists the wide ones
     /// with [`Input::too_wide`] rather than stopping).
     pub fn next_record(&mut self) -> Result<Option<ByteRecord>, Error> {
-        // Sized like the row before, so reading grows nothing in the
-        // common case: one allocation per row, which the row then keeps.
-        let mut record = ByteRecord::with_capacity(self.row_bytes, self.row_fields);
+        let mut record = self.blank_record();
         let start = self.reader.position().clone();
         match self.reader.read_byte_record(&mut record) {
             Ok(true) => {
@@ -208,6 +213,28 @@ impl Input {
             Ok(false) => Ok(None),
             Err(err) => Err(record_error(&self.name, err, &start, self.max_record_bytes)),
         }
+    }
+
+    /// Fills the records that come back through `spent` with later rows: a
+    /// row then costs no allocation of its own, and none is freed on the
+    /// writer's thread.
+    pub fn recycle(&mut self, spent: Receiver<Vec<ByteRecord>>) {
+        self.spent = Some(spent);
+    }
+
+    /// A record to read the next row into: one that came back, else a new
+    /// one sized like the row before, so reading grows nothing in the
+    /// common case.
+    fn blank_record(&mut self) -> ByteRecord {
+        if self.spare.is_empty()
+            && let Some(spent) = &self.spent
+            && let Ok(records) = spent.try_recv()
+        {
+            self.spare = records;
+        }
+        self.spare
+            .pop()
+            .unwrap_or_else(|| ByteRecord::with_capacity(self.row_bytes, self.row_fields))
     }
 
     /// Whether `record` has more fields than the header (or, without one,
@@ -336,5 +363,40 @@ fn read_error(name: &str, err: csv::Error) -> Error {
     match err.into_kind() {
         csv::ErrorKind::Io(io) => usage!("cannot read {name}{line}: {io}"),
         other => usage!("{name}{line} is not valid CSV: {other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::sync_channel;
+
+    #[test]
+    fn a_recycled_record_holds_only_the_row_read_into_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.csv");
+        std::fs::write(
+            &path,
+            "id,mobile,note\n1,13800138000,a long note\n2,13900139000\n",
+        )
+        .unwrap();
+        let config = InputConfig {
+            path: Some(path),
+            column: ColumnSpec::Auto,
+            delimiter: b',',
+            has_headers: true,
+            encoding: Encoding::Auto,
+            max_record_bytes: 1 << 20,
+        };
+        let mut input = Input::open(&config, Log::default()).unwrap();
+        let (spent, recycled) = sync_channel(1);
+        input.recycle(recycled);
+        let first = input.next_record().unwrap().expect("the first row");
+        assert_eq!(first.len(), 3);
+        spent.send(vec![first]).unwrap();
+        let second = input.next_record().unwrap().expect("the second row");
+        assert_eq!(second, ByteRecord::from(vec!["2", "13900139000"]));
+        assert_eq!(second.position().map(csv::Position::line), Some(3));
+        assert!(input.next_record().unwrap().is_none());
     }
 }

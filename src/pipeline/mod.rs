@@ -30,7 +30,7 @@ mod refused;
 mod window;
 mod writer;
 
-use std::sync::mpsc::channel;
+use std::sync::mpsc::{channel, sync_channel};
 use std::time::Duration;
 
 use jobs::Shared;
@@ -93,10 +93,13 @@ pub struct Ran {
 }
 
 /// Runs the rows of `input` through the runtime's parts into `output`.
-pub fn run(input: Input, output: &mut Output, parts: &Runtime, settings: &Settings) -> Ran {
+pub fn run(mut input: Input, output: &mut Output, parts: &Runtime, settings: &Settings) -> Ran {
     let pacing = Pacing::new(settings.concurrency, settings.qps);
     let window = Window::new(settings.window.max(1) as u64);
     let (done, finished) = channel();
+    // A few batches of written records on their way back to the reader.
+    let (spent, recycled) = sync_channel(4);
+    input.recycle(recycled);
     let shared = Shared::new(parts, settings, &pacing, done);
 
     let mut rows = Rows::default();
@@ -110,7 +113,7 @@ pub fn run(input: Input, output: &mut Output, parts: &Runtime, settings: &Settin
                 }
                 window.close();
             });
-            writer::write_in_order(finished, output, &window, parts, &mut rows)
+            writer::write_in_order(finished, spent, output, &window, parts, &mut rows)
         });
         let read = read_all(&shared, input, &window, &pacing);
         let read = read.unwrap_or_else(|err| {

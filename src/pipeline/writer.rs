@@ -1,7 +1,8 @@
 //! The writer: puts finished rows back in input order and writes them.
 
+use csv::ByteRecord;
 use std::collections::BTreeMap;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::time::Duration;
 
 use super::{Runtime, Window};
@@ -13,6 +14,7 @@ use crate::summary::Rows;
 /// The writer: puts rows back in input order and writes them.
 pub(super) fn write_in_order(
     finished: Receiver<Vec<Finished>>,
+    spent: SyncSender<Vec<ByteRecord>>,
     output: &mut Output,
     window: &Window,
     parts: &Runtime,
@@ -20,6 +22,7 @@ pub(super) fn write_in_order(
 ) -> Result<(), Error> {
     let mut early: BTreeMap<u64, Finished> = BTreeMap::new();
     let mut next = 0u64;
+    let mut written = Vec::with_capacity(RECYCLE);
     let mut arrived = finished.recv().ok();
     while let Some(batch) = arrived.take() {
         for done in batch {
@@ -33,6 +36,13 @@ pub(super) fn write_in_order(
                 output.write_row(&done.record, &done.result)?;
                 rows.count(&done);
                 next += 1;
+                written.push(done.record);
+                if written.len() == RECYCLE {
+                    // Back to the reader to fill again; dropped here when
+                    // it has enough already.
+                    let full = std::mem::replace(&mut written, Vec::with_capacity(RECYCLE));
+                    let _ = spent.try_send(full);
+                }
                 match early.remove(&next) {
                     Some(following) => done = following,
                     None => break,
@@ -58,6 +68,9 @@ pub(super) fn write_in_order(
     window.advance(next);
     Ok(())
 }
+
+/// Written records go back to the reader this many at a time.
+const RECYCLE: usize = 256;
 
 /// How long the writer lets finished rows gather once it has caught up.
 const GATHER: Duration = Duration::from_millis(2);
