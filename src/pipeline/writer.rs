@@ -36,7 +36,9 @@ pub(super) fn write_in_order(
                 output.write_row(&done.record, &done.result)?;
                 rows.count(&done);
                 next += 1;
-                written.push(done.record);
+                if worth_recycling(&done.record) {
+                    written.push(done.record);
+                }
                 if written.len() == RECYCLE {
                     // Back to the reader to fill again; dropped here when
                     // it has enough already.
@@ -72,5 +74,30 @@ pub(super) fn write_in_order(
 /// Written records go back to the reader this many at a time.
 const RECYCLE: usize = 256;
 
+/// Whether a written record goes back to the reader. A record keeps the
+/// room of the largest row it ever held: only records that have held small
+/// rows only come back, so that a file with some wide rows does not leave
+/// every record in the window as large as the widest.
+fn worth_recycling(record: &ByteRecord) -> bool {
+    record.as_slice().len() <= 1024 && record.len() <= 64
+}
+
 /// How long the writer lets finished rows gather once it has caught up.
 const GATHER: Duration = Duration::from_millis(2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_records_of_small_rows_go_back_to_the_reader() {
+        assert!(worth_recycling(&ByteRecord::from(vec!["1", "13800138000"])));
+        let long = "x".repeat(2000);
+        assert!(!worth_recycling(&ByteRecord::from(vec![
+            "1",
+            long.as_str()
+        ])));
+        let wide = vec![""; 100];
+        assert!(!worth_recycling(&ByteRecord::from(wide)));
+    }
+}
