@@ -30,6 +30,13 @@ use crate::exit::Error;
 use crate::log::Log;
 use crate::usage;
 
+/// A record that has held no row larger than this (bytes, fields) goes
+/// back to the reader to be filled again; a larger one is dropped once
+/// written, so that a few wide rows do not leave every record in the window
+/// as large as the widest.
+pub const SMALL_ROW_BYTES: usize = 1024;
+pub const SMALL_ROW_FIELDS: usize = 64;
+
 /// How to read the input; built by `config`.
 #[derive(Clone, Debug)]
 pub struct InputConfig {
@@ -232,9 +239,14 @@ impl Input {
         {
             self.spare = records;
         }
-        self.spare
-            .pop()
-            .unwrap_or_else(|| ByteRecord::with_capacity(self.row_bytes, self.row_fields))
+        // Never sized past a small row: a wide row grows a record of its own,
+        // which is not recycled (see `SMALL_ROW_BYTES`).
+        self.spare.pop().unwrap_or_else(|| {
+            ByteRecord::with_capacity(
+                self.row_bytes.min(SMALL_ROW_BYTES),
+                self.row_fields.min(SMALL_ROW_FIELDS),
+            )
+        })
     }
 
     /// Whether `record` has more fields than the header (or, without one,

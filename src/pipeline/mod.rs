@@ -162,9 +162,15 @@ fn read_all(shared: &Shared, input: Input, window: &Window, pacing: &Pacing) -> 
         for number in first {
             asks.ask(shared, number);
         }
-        match shared.read(&mut reading, window, &mut asks)? {
-            Read::Done(read) => Ok(read),
-            Read::NeedsPool => unreachable!("the pool runs"),
+        match shared.read(&mut reading, window, &mut asks) {
+            Ok(Read::Done(read)) => Ok(read),
+            Ok(Read::NeedsPool) => unreachable!("the pool runs"),
+            Err(err) => {
+                // The jobs already spawned give up now rather than when the
+                // scope ends; the caller records why.
+                shared.parts.stop.stop();
+                Err(err)
+            }
         }
     })
 }

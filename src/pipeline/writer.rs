@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::{Runtime, Window};
 use crate::exit::Error;
+use crate::input::{SMALL_ROW_BYTES, SMALL_ROW_FIELDS};
 use crate::output::Output;
 use crate::row::Finished;
 use crate::summary::Rows;
@@ -75,11 +76,11 @@ pub(super) fn write_in_order(
 const RECYCLE: usize = 256;
 
 /// Whether a written record goes back to the reader. A record keeps the
-/// room of the largest row it ever held: only records that have held small
-/// rows only come back, so that a file with some wide rows does not leave
-/// every record in the window as large as the widest.
+/// room of the largest row it ever held, and the reader makes new ones no
+/// larger than a small row: a record that holds a small row now has held
+/// small rows only (see `input::SMALL_ROW_BYTES`).
 fn worth_recycling(record: &ByteRecord) -> bool {
-    record.as_slice().len() <= 1024 && record.len() <= 64
+    record.as_slice().len() <= SMALL_ROW_BYTES && record.len() <= SMALL_ROW_FIELDS
 }
 
 /// How long the writer lets finished rows gather once it has caught up.
