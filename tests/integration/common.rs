@@ -68,3 +68,20 @@ pub fn billed_by_number(stats: &Stats) -> BTreeMap<String, u64> {
         .map(|(number, counted)| (number.clone(), counted.billed))
         .collect()
 }
+
+/// The busiest window `[t, t + window_us)` of the sorted `arrivals`: the
+/// index of its first arrival, and how many it holds.
+pub fn busiest_window(sorted: &[u64], window_us: u64) -> (usize, usize) {
+    sorted
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| {
+            let count = sorted[i..]
+                .iter()
+                .take_while(|&&t| t < start + window_us)
+                .count();
+            (i, count)
+        })
+        .max_by_key(|&(_, count)| count)
+        .expect("there were arrivals")
+}

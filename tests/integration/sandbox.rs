@@ -7,16 +7,13 @@
 //! This file holds what those tests share: a served child and its client,
 //! and the answers the document says the API gives.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
 use tenure::sandbox::{self, DEFAULT_KEY, Stats};
 
-use crate::common::{drain, tenure_process};
+use crate::common::SandboxProcess;
 
 const QUERY: &str = "/mobileOnline/query";
 const QUERY_ENCRY: &str = "/mobileOnline/queryEncry";
@@ -27,12 +24,9 @@ mod hostile;
 mod over_time;
 mod serving;
 
-/// A `tenure sandbox` child process, killed when dropped.
+/// A `tenure sandbox` child process and a client for it.
 struct Served {
-    child: Child,
-    url: String,
-    /// Held open so that the child never writes into a closed pipe.
-    _stdout: BufReader<ChildStdout>,
+    process: SandboxProcess,
     client: Client,
 }
 
@@ -40,55 +34,20 @@ impl Served {
     /// Starts `tenure sandbox --listen 127.0.0.1:0 ARGS` and waits for its
     /// `tenure sandbox listening on http://…` line.
     fn start(args: &[&str]) -> Served {
-        let mut child = tenure_process()
-            .args(["sandbox", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the tenure binary was built by cargo for this test");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let stderr = drain(child.stderr.take().expect("stderr is piped"));
-        let (sender, receiver) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut line = String::new();
-            let read = stdout.read_line(&mut line).map(|_| line);
-            // The receiver may have given up; then nobody needs the line.
-            let _ = sender.send(read);
-            stdout
-        });
-        let line = match receiver.recv_timeout(Duration::from_secs(20)) {
-            Ok(Ok(line)) if !line.is_empty() => line,
-            outcome => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let stderr = stderr.join().expect("the stderr reader does not panic");
-                panic!(
-                    "tenure sandbox {args:?} did not say where it listens ({outcome:?}); stderr: {}",
-                    String::from_utf8_lossy(&stderr)
-                );
-            }
-        };
-        let stdout = reader.join().expect("the line reader does not panic");
-        let url = line
-            .trim_end()
-            .strip_prefix("tenure sandbox listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
         Served {
-            child,
-            url,
-            _stdout: stdout,
+            process: SandboxProcess::start(args),
             client: client(),
         }
+    }
+
+    fn url(&self) -> &str {
+        self.process.url()
     }
 
     /// POSTs a form to `path`.
     fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Result<Response> {
         self.client
-            .post(format!("{}{path}", self.url))
+            .post(format!("{}{path}", self.process.url()))
             .form(form)
             .send()
     }
@@ -96,7 +55,7 @@ impl Served {
     /// GETs `path` with `params` in the query string.
     fn get(&self, path: &str, params: &[(&str, &str)]) -> reqwest::Result<Response> {
         self.client
-            .get(with_query(&format!("{}{path}", self.url), params))
+            .get(with_query(&format!("{}{path}", self.process.url()), params))
             .send()
     }
 
@@ -106,15 +65,7 @@ impl Served {
     }
 
     fn stats(&self) -> Stats {
-        stats_at(&self.client, &self.url)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        // The child may have exited already; either way reap it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stats_at(&self.client, self.process.url())
     }
 }
 

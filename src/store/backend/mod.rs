@@ -280,6 +280,21 @@ pub(crate) struct ImportedAnswer {
     pub orderid: Option<String>,
 }
 
+impl ImportedAnswer {
+    /// The history entry of this answer as its number's only arrival (a
+    /// version-1 store keeps no history of its own).
+    pub(crate) fn first_arrival(&self, change: Option<&str>) -> HistoryRow {
+        HistoryRow {
+            number: self.number.clone(),
+            source: self.source.clone(),
+            answer: self.answer.clone(),
+            first_seen: self.at_ms,
+            last_seen: self.at_ms,
+            change: change.map(str::to_owned),
+        }
+    }
+}
+
 /// One history entry as stored.
 #[derive(Clone, Debug)]
 pub(crate) struct HistoryRow {

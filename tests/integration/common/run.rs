@@ -1,7 +1,9 @@
 //! A run to its end: its outcome as a [`Ran`], its exit code checked, a
 //! spawned child waited for within a limit, a condition polled.
 
-use std::process::Child;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -111,4 +113,80 @@ pub fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::Join
         let _ = pipe.read_to_end(&mut bytes);
         bytes
     })
+}
+
+/// `tenure sandbox --listen 127.0.0.1:0 ARGS` in a process of its own,
+/// killed when dropped.
+pub struct SandboxProcess {
+    child: Child,
+    url: String,
+    /// Held open so that the child never writes into a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl SandboxProcess {
+    /// Starts the sandbox and waits for its `tenure sandbox listening on
+    /// http://…` line; a sandbox that does not say it fails the test with
+    /// its stderr.
+    pub fn start(args: &[&str]) -> SandboxProcess {
+        let mut child = super::tenure_process()
+            .args(["sandbox", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the tenure binary was built by cargo for this test");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let stderr = drain(child.stderr.take().expect("stderr is piped"));
+        let (sender, receiver) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = stdout.read_line(&mut line).map(|_| line);
+            // The receiver may have given up; then nobody needs the line.
+            let _ = sender.send(read);
+            stdout
+        });
+        let line = match receiver.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(line)) if !line.is_empty() => line,
+            outcome => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let stderr = stderr.join().expect("the stderr reader does not panic");
+                panic!(
+                    "tenure sandbox {args:?} did not say where it listens ({outcome:?}); stderr: {}",
+                    String::from_utf8_lossy(&stderr)
+                );
+            }
+        };
+        let stdout = reader.join().expect("the line reader does not panic");
+        let url = line
+            .trim_end()
+            .strip_prefix("tenure sandbox listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        SandboxProcess {
+            child,
+            url,
+            _stdout: stdout,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        // It may have exited already; either way reap it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -6,23 +6,6 @@ use tenure::sandbox::SandboxConfig;
 
 use crate::common::*;
 
-/// The busiest window `[t, t + window_us)` of the sorted `arrivals`: the
-/// index of its first arrival, and how many it holds.
-fn busiest_window(sorted: &[u64], window_us: u64) -> (usize, usize) {
-    sorted
-        .iter()
-        .enumerate()
-        .map(|(i, &start)| {
-            let count = sorted[i..]
-                .iter()
-                .take_while(|&&t| t < start + window_us)
-                .count();
-            (i, count)
-        })
-        .max_by_key(|&(_, count)| count)
-        .expect("there were arrivals")
-}
-
 /// Never more than `--qps` requests started in any one-second window, as
 /// the sandbox recorded their arrivals (DESIGN §3 Rate). Counts only.
 #[test]

@@ -25,9 +25,8 @@ mod secrets;
 mod store;
 mod together;
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -91,12 +90,9 @@ macro_rules! on_both_backends_at_once {
 pub(crate) use on_both_backends_at_once;
 
 /// `tenure sandbox --listen 127.0.0.1:0 ARGS` in a process of its own,
-/// killed when dropped.
+/// killed when dropped, and a client for its statistics.
 pub struct Api {
-    child: Child,
-    url: String,
-    /// Held open so that the child never writes into a closed pipe.
-    _stdout: BufReader<ChildStdout>,
+    process: SandboxProcess,
     client: reqwest::blocking::Client,
 }
 
@@ -104,36 +100,7 @@ impl Api {
     /// Starts the sandbox and waits for its `tenure sandbox listening on
     /// http://…` line.
     pub fn start(args: &[&str]) -> Api {
-        let mut child = tenure_process()
-            .args(["sandbox", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the tenure binary was built by cargo for this test");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let (sender, receiver) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut line = String::new();
-            let read = stdout.read_line(&mut line).map(|_| line);
-            // The receiver may have given up; then nobody needs the line.
-            let _ = sender.send(read);
-            stdout
-        });
-        let line = match receiver.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(line)) if !line.is_empty() => line,
-            outcome => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("tenure sandbox {args:?} did not say where it listens ({outcome:?})");
-            }
-        };
-        let url = line
-            .trim_end()
-            .strip_prefix("tenure sandbox listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let process = SandboxProcess::start(args);
         // reqwest is built with `rustls-no-provider`: a client needs a
         // process provider even for plain HTTP. Err: one is installed.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -141,23 +108,18 @@ impl Api {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("a plain-HTTP client builds");
-        Api {
-            child,
-            url,
-            _stdout: reader.join().expect("the line reader does not panic"),
-            client,
-        }
+        Api { process, client }
     }
 
     pub fn url(&self) -> &str {
-        &self.url
+        self.process.url()
     }
 
     /// What the sandbox has received and billed so far (`GET /__stats`).
     pub fn stats(&self) -> Stats {
         let response = self
             .client
-            .get(format!("{}/__stats", self.url))
+            .get(format!("{}/__stats", self.process.url()))
             .send()
             .expect("the sandbox serves its stats");
         assert_eq!(response.status(), 200);
@@ -173,14 +135,6 @@ impl Api {
             .filter(|(_, n)| n.billed > 1)
             .map(|(number, _)| number)
             .collect()
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        // It may have exited already; either way reap it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -217,19 +171,9 @@ pub fn wait(mut child: Child) -> Done {
         code: status.code(),
         stderr: stderr
             .map(|thread| thread.join().expect("the reader does not panic"))
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
             .unwrap_or_default(),
     }
-}
-
-/// Reads a child's pipe to its end on a thread, so that it never blocks on
-/// a full pipe.
-fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        // A read error ends the text early; it is only shown on failure.
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
 }
 
 /// Asserts that a run exited with `code`, showing its stderr if not.

@@ -90,7 +90,7 @@ fn assert_never_above_qps(arrivals: &[u64], stats: &Stats) {
     for seconds in [1, 5] {
         let window_us = seconds * 1_000_000 - JITTER_US;
         let most = seconds as usize * QPS;
-        let (first, busiest) = busiest(arrivals, window_us);
+        let (first, busiest) = busiest_window(arrivals, window_us);
         let tightest_ms = arrivals
             .windows(most + 1)
             .map(|w| w[most] - w[0])
@@ -116,8 +116,8 @@ fn print_the_rates(store: &TeamStore, arrivals: &[u64], stats: &Stats) {
          less 150 ms, {} in 1 s less 20 ms, {} in 1 s (the sandbox's max_per_second); {:.1} \
          requests/s over the whole test, {}",
         store.backend(),
-        busiest(arrivals, 1_000_000 - JITTER_US).1,
-        busiest(arrivals, 980_000).1,
+        busiest_window(arrivals, 1_000_000 - JITTER_US).1,
+        busiest_window(arrivals, 980_000).1,
         stats.max_per_second,
         stats.arrival_rate,
         utilisation.map_or(
@@ -130,23 +130,6 @@ fn print_the_rates(store: &TeamStore, arrivals: &[u64], stats: &Stats) {
             }
         ),
     );
-}
-
-/// The most arrivals within `window_us` of one another: the index of the
-/// first, and the count.
-fn busiest(arrivals: &[u64], window_us: u64) -> (usize, usize) {
-    arrivals
-        .iter()
-        .enumerate()
-        .map(|(i, &start)| {
-            let count = arrivals[i..]
-                .iter()
-                .take_while(|&&t| t < start + window_us)
-                .count();
-            (i, count)
-        })
-        .max_by_key(|&(_, count)| count)
-        .expect("there were arrivals")
 }
 
 /// The group's rate while every run was sending, from the store's ledger:

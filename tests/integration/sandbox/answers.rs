@@ -25,7 +25,7 @@ fn answers_deterministically_on_both_endpoints_by_get_and_post() {
         served
             .client
             .post(with_query(
-                &format!("{}{QUERY}", served.url),
+                &format!("{}{QUERY}", served.url()),
                 &[("mobile", number)],
             ))
             .form(&[("key", DEFAULT_KEY)])
@@ -134,7 +134,7 @@ fn checks_the_key_the_number_and_the_ciphertext() {
         .map(|i| cipher.encrypt(&format!("1891234{i:04}")))
         .find(|ciphertext| ciphertext.contains('+'))
         .expect("some ciphertext has a '+'");
-    let raw = format!("{}{QUERY_ENCRY}?key=k-123&mobile={with_plus}", served.url);
+    let raw = format!("{}{QUERY_ENCRY}?key=k-123&mobile={with_plus}", served.url());
     assert_eq!(json(served.client.get(raw).send()), error_body(224804));
 
     let stats = served.stats();

@@ -52,7 +52,7 @@ fn huge_streams_a_gibibyte_without_holding_it() {
     }
     // Where /proc exists (Linux): about 11 MiB is seen; a body held whole
     // would be over 1 GiB.
-    if let Some(peak) = peak_rss_kib(served.child.id()) {
+    if let Some(peak) = peak_rss_kib(served.process.id()) {
         assert!(peak < 64 * 1024, "the sandbox peaked at {peak} KiB");
     }
     drop(response);

@@ -21,7 +21,7 @@ fn stats_and_unknown_paths_are_not_api_requests() {
     assert_eq!(served.stats(), Stats::default());
     let put = served
         .client
-        .put(format!("{}{QUERY}", served.url))
+        .put(format!("{}{QUERY}", served.url()))
         .send()
         .expect("a 405 is an answer");
     assert_eq!(put.status(), 405);
@@ -101,10 +101,10 @@ fn bad_flags_are_usage_errors() {
 fn the_first_stdout_line_is_the_real_address() {
     let served = Served::start(&[]);
     let addr: SocketAddr = served
-        .url
+        .url()
         .strip_prefix("http://")
         .and_then(|addr| addr.parse().ok())
-        .unwrap_or_else(|| panic!("{:?} is http:// and an address", served.url));
+        .unwrap_or_else(|| panic!("{:?} is http:// and an address", served.url()));
     assert!(addr.ip().is_loopback(), "{addr}");
     assert_ne!(addr.port(), 0, "the real port, not the one asked for");
     assert!(

@@ -142,14 +142,7 @@ impl Tending for PgConnection {
                     None => counts.answers_kept += 1,
                 }
                 if from_answers {
-                    let entry = HistoryRow {
-                        number: row.number.clone(),
-                        source: row.source.clone(),
-                        answer: row.answer.clone(),
-                        first_seen: row.at_ms,
-                        last_seen: row.at_ms,
-                        change: change.map(str::to_owned),
-                    };
+                    let entry = row.first_arrival(change);
                     counts.history_added += insert_history_once(&mut tx, &entry)?;
                 }
             }

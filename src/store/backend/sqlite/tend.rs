@@ -262,14 +262,7 @@ fn import_answer(
         }
     }
     if history {
-        let entry = HistoryRow {
-            number: row.number.clone(),
-            source: row.source.clone(),
-            answer: row.answer.clone(),
-            first_seen: row.at_ms,
-            last_seen: row.at_ms,
-            change: change.map(str::to_owned),
-        };
+        let entry = row.first_arrival(change);
         if insert_history_once(tx, &entry)? {
             counts.history_added += 1;
         }
