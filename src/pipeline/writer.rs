@@ -52,13 +52,15 @@ pub(super) fn write_in_order(
                 }
             }
         }
+        // The reader may go on at once, not only when this thread has
+        // caught up: else the two take turns rather than run side by side.
+        window.advance(next);
         arrived = match finished.try_recv() {
             Ok(batch) => Some(batch),
             Err(TryRecvError::Disconnected) => None,
             Err(TryRecvError::Empty) => {
                 // A consumer on a pipe sees the rows so far now, not at the end.
                 output.flush_stdout()?;
-                window.advance(next);
                 parts.progress.update(rows, parts.counters.billed());
                 // Caught up: let the jobs' rows gather for a moment rather
                 // than wake for each job. The reader runs up to a window
