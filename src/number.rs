@@ -28,6 +28,13 @@ impl Number {
         std::str::from_utf8(&self.0).expect("a Number holds ASCII digits")
     }
 
+    /// The number as an integer: its 11 digits in base 10.
+    pub fn to_u64(&self) -> u64 {
+        self.0
+            .iter()
+            .fold(0, |value, digit| value * 10 + u64::from(digit - b'0'))
+    }
+
     /// The number as it may appear in logs and messages: `138****8000`.
     pub fn masked(&self) -> String {
         mask(self.as_str())

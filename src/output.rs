@@ -257,14 +257,20 @@ fn rejects_error(err: csv::Error) -> Error {
 /// The characters that make a spreadsheet read a cell as a formula (and
 /// tab and carriage return, which some read past first), after OWASP's
 /// "CSV injection" advice.
-const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+/// The first bytes that make a spreadsheet read a cell as a formula.
+const FORMULA_START: &[u8] = b"=+-@\t\r";
 
 /// One of the seven added fields, made safe to open in a spreadsheet: text
 /// from the API (or from whatever answered in its place) that starts like a
 /// formula gets a leading `'`, which spreadsheets read as "this is text".
 /// The input's own fields are never changed.
 pub(crate) fn neutralise(field: &str) -> Cow<'_, str> {
-    if field.starts_with(FORMULA_START) {
+    // Seven fields a row: a byte test, not a `char` pattern.
+    if field
+        .as_bytes()
+        .first()
+        .is_some_and(|b| FORMULA_START.contains(b))
+    {
         Cow::Owned(format!("'{field}"))
     } else {
         Cow::Borrowed(field)

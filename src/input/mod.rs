@@ -351,9 +351,11 @@ fn record_error(name: &str, err: csv::Error, start: &csv::Position, max: u64) ->
 /// Fails, naming the line, on a row that is not UTF-8: the output is
 /// promised to be UTF-8, so such bytes must not pass through.
 fn check_record_utf8(name: &str, record: &ByteRecord) -> Result<(), Error> {
-    if record
-        .iter()
-        .all(|field| std::str::from_utf8(field).is_ok())
+    // Most rows are ASCII: one pass over the whole row settles them.
+    if record.as_slice().is_ascii()
+        || record
+            .iter()
+            .all(|field| std::str::from_utf8(field).is_ok())
     {
         return Ok(());
     }

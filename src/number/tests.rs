@@ -254,3 +254,11 @@ fn fast_and_slow_paths_agree() {
         assert_eq!(parse(raw), parse(&format!(" {raw} ")), "{raw}");
     }
 }
+
+#[test]
+fn a_number_as_an_integer_is_its_digits() {
+    let number = parse("13800138000").expect("a valid number");
+    assert_eq!(number.to_u64(), 13_800_138_000);
+    let number = parse("19912345678").expect("a valid number");
+    assert_eq!(number.to_u64(), 19_912_345_678);
+}
