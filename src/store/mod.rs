@@ -11,7 +11,8 @@
 //!
 //! ```text
 //! Store ── open / open_read_only / temporary ──▶ Backend (sqlite | postgres)
-//!   │  get_many ─▶ pending map, then one batch query
+//!   │  get_many ─▶ pending map, then one batch query (two at once, halves
+//!   │              of a large batch, on two connections)
 //!   │  stats, export, import, purge, changes, usage (`tend`)
 //!   └─ join ─▶ Run ── claim, put, record, reserve, finish (`run`)
 //!                 └── heartbeat thread: lease, share (`crate::share`), Pace
@@ -47,7 +48,11 @@ pub(crate) use backend::SCHEMA_VERSION;
 use crate::api::Answer;
 use crate::change::Change;
 use crate::number::Number;
-use backend::{Backend, Connection, Fresh};
+use backend::{Backend, Connection, Fresh, Purpose};
+
+/// Batches of look-ups at least this large are split over two connections
+/// (a smaller one costs less than the thread that would ask its half).
+const SPLIT_FROM: usize = 64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use writer::Writer;
@@ -96,14 +101,18 @@ impl Default for Timing {
 /// [`Run`]).
 ///
 /// Reads go through one connection behind a mutex (the pipeline reads from
-/// one thread, so it is never contended); writes go to a background thread
-/// that owns its own connection. Dropping the store commits what was put;
+/// one thread, so it is never contended), and a second one for the other
+/// half of a large batch; writes go to a background thread that owns its
+/// own connection. Dropping the store commits what was put;
 /// [`Store::close`] does the same and reports a failure.
 pub struct Store {
-    // Fields drop in this order: the reader closes, then the writer commits
+    // Fields drop in this order: the readers close, then the writer commits
     // and closes its connection (with SQLite, the last one, which
     // checkpoints the WAL into the file); then a temporary folder goes.
     reader: Mutex<Box<dyn Connection>>,
+    /// A second read connection, opened for the first batch worth
+    /// splitting (see [`Store::query`]).
+    helper: Mutex<Option<Box<dyn Connection>>>,
     /// `None` for a read-only store.
     writer: Option<Writer>,
     backend: Arc<dyn Backend>,
@@ -162,11 +171,7 @@ impl Store {
         // The query runs after the pending check above: an answer leaves
         // the pending map only after its commit, so one that was not
         // pending then is in the query's snapshot.
-        let mut stored = self
-            .reader()
-            .get_many(&self.source, &missing, fresh)
-            .map_err(|e| self.error(e))?
-            .into_iter();
+        let mut stored = self.query(&missing, fresh)?.into_iter();
         for slot in found.iter_mut().filter(|slot| slot.is_none()) {
             *slot = stored.next().flatten();
         }
@@ -195,12 +200,14 @@ impl Store {
     pub fn close(self) -> Result<(), StoreError> {
         let Store {
             reader,
+            helper,
             writer,
             name,
             temporary,
             ..
         } = self;
         drop(reader);
+        drop(helper);
         let outcome = match writer {
             Some(writer) => writer.finish().map_err(|message| StoreError::WriterFailed {
                 store: name,
@@ -220,6 +227,41 @@ impl Store {
             cutoff_ms: now_ms().saturating_sub(max_age).min(self.opened_ms - 1),
             opened_ms: self.opened_ms,
         }
+    }
+
+    /// Looks `numbers` up in the database. A batch of [`SPLIT_FROM`] or
+    /// more is split in two, and the halves asked at once on two
+    /// connections: a database server then works on both (a batch's random
+    /// reads take it longer than the round trip), and SQLite reads them on
+    /// two cores. Both queries start after the caller's pending check, so
+    /// each snapshot holds every answer that was not pending then.
+    fn query(&self, numbers: &[Number], fresh: Fresh) -> Result<Vec<Option<Stored>>, StoreError> {
+        let split = if numbers.len() >= SPLIT_FROM {
+            numbers.len() / 2
+        } else {
+            numbers.len()
+        };
+        let (first, second) = numbers.split_at(split);
+        let (found, rest) = std::thread::scope(|scope| {
+            let rest = (!second.is_empty()).then(|| {
+                scope.spawn(|| {
+                    let mut helper = lock(&self.helper);
+                    let conn = match &mut *helper {
+                        Some(conn) => conn,
+                        None => helper.insert(self.backend.connect(Purpose::Read)?),
+                    };
+                    conn.get_many(&self.source, second, fresh)
+                })
+            });
+            let found = self.reader().get_many(&self.source, first, fresh);
+            let rest = rest.map(|rest| rest.join().expect("a look-up does not panic"));
+            (found, rest)
+        });
+        let mut found = found.map_err(|e| self.error(e))?;
+        if let Some(rest) = rest {
+            found.extend(rest.map_err(|e| self.error(e))?);
+        }
+        Ok(found)
     }
 
     fn reader(&self) -> MutexGuard<'_, Box<dyn Connection>> {

@@ -135,6 +135,7 @@ impl Store {
         let reader = backend.connect(Purpose::Read).map_err(|e| e.named(&name))?;
         Ok(Store {
             reader: Mutex::new(reader),
+            helper: Mutex::new(None),
             writer,
             backend,
             source: source.to_owned(),

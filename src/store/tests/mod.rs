@@ -269,6 +269,7 @@ macro_rules! on_both {
 
 on_both!(
     both_kinds_of_answer_round_trip,
+    a_large_batch_comes_back_whole_and_in_order,
     a_second_put_replaces_the_first,
     answers_older_than_max_age_are_not_returned,
     answers_from_another_source_are_not_returned,

@@ -222,6 +222,16 @@ fn the_file_holds_only_the_tenure_tables() {
     let run = store.join(spec(None), pace()).unwrap();
     run.put(number("13800138000"), &tenure(), None).unwrap();
     run.finish().unwrap();
+    // A batch large enough to open the second read connection: it closes
+    // before the writer's, too.
+    let batch = vec![number("13800138000"); 2 * SPLIT_FROM];
+    assert!(
+        store
+            .get_many(&batch, DAY)
+            .unwrap()
+            .iter()
+            .all(Option::is_some)
+    );
     store.close().unwrap();
 
     // Closing the last connection checkpoints the WAL into the file.

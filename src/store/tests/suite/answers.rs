@@ -62,6 +62,38 @@ pub fn both_kinds_of_answer_round_trip(f: &Fixture) {
     assert_eq!(store.location(), &f.location);
 }
 
+pub fn a_large_batch_comes_back_whole_and_in_order(f: &Fixture) {
+    // Large enough to be split over two connections.
+    let numbers: Vec<Number> = (0..3 * SPLIT_FROM)
+        .map(|i| number(&format!("138{:08}", (i * 7919) % 1000)))
+        .collect();
+    let answer_of = |n: &Number| {
+        let value: u64 = n.as_str()[3..].parse().unwrap();
+        (value % 3 != 0).then(|| Answer::Declined {
+            code: 224801,
+            reason: format!("reason {value}"),
+        })
+    };
+    let store = f.open(JUHE);
+    let run = store.join(spec(None), pace()).unwrap();
+    for n in &numbers {
+        if let Some(answer) = answer_of(n) {
+            run.put(*n, &answer, None).unwrap();
+        }
+    }
+    run.finish().unwrap();
+    store.close().unwrap();
+
+    let store = f.open(JUHE);
+    let expected: Vec<Option<Answer>> = numbers.iter().map(answer_of).collect();
+    assert!(expected.iter().any(Option::is_none) && expected.iter().any(Option::is_some));
+    for _ in 0..2 {
+        let found = answers(store.get_many(&numbers, DAY).unwrap());
+        assert_eq!(found, expected);
+    }
+    store.close().unwrap();
+}
+
 pub fn a_second_put_replaces_the_first(f: &Fixture) {
     let store = f.open(JUHE);
     let run = store.join(spec(None), pace()).unwrap();
