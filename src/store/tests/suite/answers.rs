@@ -69,7 +69,7 @@ pub fn a_large_batch_comes_back_whole_and_in_order(f: &Fixture) {
         .collect();
     let answer_of = |n: &Number| {
         let value: u64 = n.as_str()[3..].parse().unwrap();
-        (value % 3 != 0).then(|| Answer::Declined {
+        (!value.is_multiple_of(3)).then(|| Answer::Declined {
             code: 224801,
             reason: format!("reason {value}"),
         })
