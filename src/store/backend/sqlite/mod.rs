@@ -50,8 +50,10 @@ pub(crate) fn open(path: &std::path::Path, write: bool) -> Result<rusqlite::Conn
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db_access(write))?;
     // Every row of a rerun asks the store; with SQLite's default 2 MiB cache
     // most look-ups of a large store would read their page from the OS
-    // again. 16 MiB holds about 200,000 answers.
-    conn.pragma_update(None, "cache_size", -16 * 1024)
+    // again. A run has two read connections (`Store::query`): 8 MiB each
+    // hold about 200,000 answers between them.
+    let cache_kib = if write { 16 * 1024 } else { 8 * 1024 };
+    conn.pragma_update(None, "cache_size", -cache_kib)
         .map_err(db_access(write))?;
     if write {
         // Per connection. In WAL mode NORMAL loses at most the last commits
