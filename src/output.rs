@@ -256,8 +256,7 @@ fn rejects_error(err: csv::Error) -> Error {
 
 /// The characters that make a spreadsheet read a cell as a formula (and
 /// tab and carriage return, which some read past first), after OWASP's
-/// "CSV injection" advice.
-/// The first bytes that make a spreadsheet read a cell as a formula.
+/// "CSV injection" advice. All ASCII: a field's first byte tells.
 const FORMULA_START: &[u8] = b"=+-@\t\r";
 
 /// One of the seven added fields, made safe to open in a spreadsheet: text
@@ -265,7 +264,6 @@ const FORMULA_START: &[u8] = b"=+-@\t\r";
 /// formula gets a leading `'`, which spreadsheets read as "this is text".
 /// The input's own fields are never changed.
 pub(crate) fn neutralise(field: &str) -> Cow<'_, str> {
-    // Seven fields a row: a byte test, not a `char` pattern.
     if field
         .as_bytes()
         .first()

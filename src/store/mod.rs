@@ -49,13 +49,13 @@ use crate::api::Answer;
 use crate::change::Change;
 use crate::number::Number;
 use backend::{Backend, Connection, Fresh, Purpose};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use writer::Writer;
 
 /// Batches of look-ups at least this large are split over two connections
 /// (a smaller one costs less than the thread that would ask its half).
 const SPLIT_FROM: usize = 64;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use writer::Writer;
 
 /// A stored answer, as a look-up finds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
