@@ -10,6 +10,7 @@
 //! batch look-up is one round trip (`number = ANY($2)`).
 
 mod answers;
+mod import;
 mod runs;
 mod schema;
 mod tend;

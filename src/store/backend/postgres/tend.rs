@@ -1,15 +1,13 @@
 //! PostgreSQL: stats, export, import, purge, changes and usage.
 
-use super::super::encoding::{answer, columns, imported_change};
-use super::super::{
-    HistoryRow, ImportChunks, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue,
-};
-use super::answers::{latest_success, tenure_at};
+use super::super::encoding::answer;
+use super::super::{ImportChunks, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue};
+use super::answers::tenure_at;
+use super::import;
 use super::{PgConnection, count, db};
 use crate::change::Change;
 use crate::store::error::DbError;
 use crate::store::{ChangeRow, ExportRow, ImportCounts, Removed, Stats};
-use postgres::types::ToSql;
 
 impl Tending for PgConnection {
     fn stats(&mut self) -> Result<Stats, DbError> {
@@ -92,63 +90,10 @@ impl Tending for PgConnection {
     fn import(&mut self, rows: &mut dyn ImportChunks) -> Result<ImportCounts, DbError> {
         let mut tx = self.client.transaction().map_err(db)?;
         let mut counts = ImportCounts::default();
-        let from_answers = rows.answers_only();
-        while let Some(batch) = rows.next_chunk()? {
-            for row in &batch.answers {
-                let previous =
-                    latest_success(&mut self.statements, &mut tx, &row.source, &row.number)?;
-                let change = imported_change(previous.as_ref(), &row.answer).map(|c| c.as_str());
-                let (kind, code, desc, province, city, isp, reason) = columns(&row.answer);
-                let params: [&(dyn ToSql + Sync); 13] = [
-                    &row.number,
-                    &row.source,
-                    &kind,
-                    &code,
-                    &desc,
-                    &province,
-                    &city,
-                    &isp,
-                    &reason,
-                    &row.endpoint,
-                    &row.at_ms,
-                    &change,
-                    &row.orderid,
-                ];
-                // xmax = 0: the row was inserted rather than updated.
-                let merged = tx
-                    .query_opt(
-                        "INSERT INTO tenure_answers AS a
-                         (number, source, kind, code, description, province, city, isp, reason,
-                          endpoint, answered_at, change, orderid)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                     ON CONFLICT (number, source) DO UPDATE SET
-                         kind = EXCLUDED.kind, code = EXCLUDED.code,
-                         description = EXCLUDED.description, province = EXCLUDED.province,
-                         city = EXCLUDED.city, isp = EXCLUDED.isp, reason = EXCLUDED.reason,
-                         endpoint = EXCLUDED.endpoint, answered_at = EXCLUDED.answered_at,
-                         change = EXCLUDED.change, orderid = EXCLUDED.orderid
-                     WHERE a.answered_at < EXCLUDED.answered_at
-                     RETURNING (xmax = 0)",
-                        &params,
-                    )
-                    .map_err(db)?;
-                match merged
-                    .map(|row| row.try_get::<_, bool>(0))
-                    .transpose()
-                    .map_err(db)?
-                {
-                    Some(true) => counts.answers_added += 1,
-                    Some(false) => counts.answers_updated += 1,
-                    None => counts.answers_kept += 1,
-                }
-                if from_answers {
-                    let entry = row.first_arrival(change);
-                    counts.history_added += insert_history_once(&mut tx, &entry)?;
-                }
-            }
-            for entry in &batch.history {
-                counts.history_added += insert_history_once(&mut tx, entry)?;
-            }
+        let first_arrivals = rows.answers_only();
+        while let Some(chunk) = rows.next_chunk()? {
+            import::merge_answers(&mut tx, &chunk.answers, first_arrivals, &mut counts)?;
+            counts.history_added += import::add_history(&mut tx, &chunk.history)?;
         }
         tx.commit().map_err(db)?;
         Ok(counts)
@@ -255,37 +200,3 @@ const CHANGES: &str = "
     ) x
     WHERE first_seen >= $1 AND change NOT IN ('new', 'same') AND p_code IS NOT NULL
     ORDER BY first_seen, number, source";
-
-/// Inserts a history entry unless one of the same answer and first arrival
-/// is there already; 1 if inserted.
-fn insert_history_once(
-    tx: &mut postgres::Transaction<'_>,
-    entry: &HistoryRow,
-) -> Result<u64, DbError> {
-    let (kind, code, desc, province, city, isp, reason) = columns(&entry.answer);
-    tx.execute(
-        "INSERT INTO tenure_history
-             (number, source, kind, code, description, province, city, isp, reason,
-              first_seen, last_seen, change)
-         SELECT $1::text, $2::text, $3::bigint, $4::text, $5::text, $6::text, $7::text,
-                $8::text, $9::text, $10::bigint, $11::bigint, $12::text
-         WHERE NOT EXISTS (
-             SELECT 1 FROM tenure_history WHERE number = $1 AND source = $2
-             AND first_seen = $10 AND kind = $3 AND code = $4)",
-        &[
-            &entry.number,
-            &entry.source,
-            &kind,
-            &code,
-            &desc,
-            &province,
-            &city,
-            &isp,
-            &reason,
-            &entry.first_seen,
-            &entry.last_seen,
-            &entry.change,
-        ],
-    )
-    .map_err(db)
-}

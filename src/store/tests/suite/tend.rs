@@ -222,6 +222,12 @@ pub fn import_merges_a_version_1_and_a_version_2_store(f: &Fixture) {
     let v2 = version_2_store();
     let counts = store.import(v2.location.path().unwrap()).unwrap();
     assert_eq!((counts.answers_added, counts.history_added), (1, 2));
+    let again = store.import(v2.location.path().unwrap()).unwrap();
+    assert_eq!(
+        (again.answers_kept, again.history_added),
+        (1, 0),
+        "nothing twice"
+    );
     assert_eq!(
         store.get_many(&[number("13700137000")], DAY).unwrap()[0]
             .as_ref()
@@ -230,6 +236,38 @@ pub fn import_merges_a_version_1_and_a_version_2_store(f: &Fixture) {
         Some(Change::New),
         "a first arrival here"
     );
+    // A later version-1 file with a newer, different answer for a number
+    // the store has: it replaces the answer, and records its change
+    // against the success the store had.
+    let later = dir.path().join("later.sqlite");
+    let conn = rusqlite::Connection::open(&later).unwrap();
+    conn.execute_batch(V1_SCHEMA).unwrap();
+    conn.execute(
+        "INSERT INTO answers VALUES (?1, ?2, 0, '3', '(24,+)', '广东', '深圳', '联通', NULL, \
+         'query', ?3)",
+        rusqlite::params!["13800138000", JUHE, now_ms() + 60_000],
+    )
+    .unwrap();
+    drop(conn);
+    let counts = store.import(&later).unwrap();
+    assert_eq!(
+        (
+            counts.answers_updated,
+            counts.answers_added,
+            counts.history_added
+        ),
+        (1, 0, 1)
+    );
+    let stored = store.get_many(&[number("13800138000")], DAY).unwrap();
+    let stored = stored[0].as_ref().unwrap();
+    let before = tenure_of("3", "移动", "深圳");
+    let Answer::Tenure(now) = &stored.answer else {
+        panic!("a tenure: {:?}", stored.answer);
+    };
+    assert_eq!(now.isp, "联通", "the newer answer replaced the older");
+    assert_eq!(stored.change, Some(Change::compare(Some(&before), now)));
+    assert!(!matches!(stored.change, Some(Change::New | Change::Same)));
+
     let read_only = Store::open_read_only(&f.location, JUHE).unwrap();
     assert!(matches!(
         read_only.import(&v1),
