@@ -112,13 +112,17 @@ def timed(argv, env=None, ok=(0, 3), stderr_to=subprocess.PIPE):
     """Runs argv under /usr/bin/time; returns (exit code, wall s, cpu s, peak RSS MiB).
 
     GNU time, not wait4 from here: a child forked from this Python process
-    would report Python's own pages in its peak RSS. An exit code outside
-    `ok` stops the benchmark.
+    would report Python's own pages in its peak RSS. The wall time is ours,
+    to the microsecond (GNU time gives hundredths, and a floor of a few
+    hundredths would round to nothing). An exit code outside `ok` stops the
+    benchmark.
     """
     with tempfile.NamedTemporaryFile("r") as report:
-        proc = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%e %U %S %M", *argv],
+        started = time.monotonic()
+        proc = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%U %S %M", *argv],
                               env=env or BASE_ENV, stdout=subprocess.DEVNULL, stderr=stderr_to)
-        wall, user, system, rss_kib = report.read().split()[-4:]
+        wall = time.monotonic() - started
+        user, system, rss_kib = report.read().split()[-3:]
     if proc.returncode not in ok:
         stderr = proc.stderr.decode(errors="replace") if proc.stderr else ""
         sys.exit(f"{argv[:3]} exited {proc.returncode}, expected {ok}: {stderr[-4000:]}")
@@ -547,30 +551,6 @@ def psql(server, sql):
                           env=BASE_ENV, timeout=60)
 
 
-ANSWER_COLUMNS = ("number, source, kind, code, description, province, city, isp, reason, "
-                  "endpoint, answered_at, change, orderid")
-
-
-def copy_answers(sqlite_store, server, schema):
-    """Copies the answers of an SQLite store into a PostgreSQL schema with
-    COPY: a benchmark's set-up, not a way to migrate (that is `tenure cache
-    import`, which also carries history and merges)."""
-    import csv
-    import sqlite3
-    rows = sqlite3.connect(f"file:{sqlite_store}?mode=ro", uri=True).execute(
-        f"SELECT {ANSWER_COLUMNS} FROM tenure_answers")
-    copy = subprocess.Popen(["psql", server, "-v", "ON_ERROR_STOP=1", "-qc",
-                             f"\\copy {schema}.tenure_answers ({ANSWER_COLUMNS}) "
-                             "FROM STDIN WITH (FORMAT csv, NULL '\\N')"],
-                            stdin=subprocess.PIPE, env=BASE_ENV, text=True, encoding="utf-8")
-    writer = csv.writer(copy.stdin, lineterminator="\n")
-    for row in rows:
-        writer.writerow(["\\N" if v is None else v for v in row])
-    copy.stdin.close()
-    if copy.wait() != 0:
-        sys.exit(f"COPY into {schema} failed")
-
-
 def group_postgres(report, cached):
     server = os.environ.get("TENURE_TEST_POSTGRES") or PG_DEFAULT
     if shutil.which("psql") is None:
@@ -597,23 +577,11 @@ def group_postgres(report, cached):
             url = f"{server}{separator}options=-csearch_path%3D{schema}"
             store = cached.store("a" if scenario == "a" else "b")
             count = cached.distinct if scenario == "a" else cached.size_b
-            if scenario == "a":
-                say(f"  importing {count:,} answers into PostgreSQL schema {schema} (one "
-                    "transaction; about 1 ms an answer on the development machine)...")
-                _, wall, cpu, rss = timed([TENURE, "cache", "import", store, "--cache", url])
-                report.row(f"tenure cache import into PostgreSQL, {count:,} answers", count, wall,
-                           cpu, rss)
-            else:
-                # `tenure cache import` takes about 1 ms an answer: a million
-                # would take a quarter of an hour. The schema is made by a
-                # one-row run; the answers go in by COPY.
-                say(f"  copying {count:,} answers into PostgreSQL schema {schema}...")
-                one = os.path.join(WORK, "one.csv")
-                with open(one, "w") as f:
-                    f.write("id,mobile\n0,19999999999\n")
-                enrich(cached.sandbox, one, one + ".out", "--cache", url)
-                remove(one, one + ".out")
-                copy_answers(store, server, schema)
+            say(f"  importing {count:,} answers into PostgreSQL schema {schema} (one "
+                "transaction)...")
+            _, wall, cpu, rss = timed([TENURE, "cache", "import", store, "--cache", url])
+            report.row(f"tenure cache import into PostgreSQL, {count:,} answers", count, wall,
+                       cpu, rss)
             # After a bulk load PostgreSQL's manual ("Populating a Database")
             # says to VACUUM ANALYZE, and autovacuum soon does: the timed
             # rerun then reads the table as a team's store is read, not as
