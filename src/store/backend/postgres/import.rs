@@ -95,21 +95,7 @@ pub(super) fn merge_answers(
     let merged = tx
         .query(
             MERGE_ANSWERS,
-            &[
-                &c.numbers,
-                &c.sources,
-                &c.kinds,
-                &c.codes,
-                &c.descs,
-                &c.provinces,
-                &c.cities,
-                &c.isps,
-                &c.reasons,
-                &endpoints,
-                &at,
-                &changes,
-                &orderids,
-            ],
+            &c.params(&[&endpoints, &at, &changes, &orderids]),
         )
         .map_err(db)?;
     for row in &merged {
@@ -163,24 +149,8 @@ pub(super) fn add_history(
     if c.numbers.is_empty() {
         return Ok(0);
     }
-    tx.execute(
-        ADD_HISTORY,
-        &[
-            &c.numbers,
-            &c.sources,
-            &c.kinds,
-            &c.codes,
-            &c.descs,
-            &c.provinces,
-            &c.cities,
-            &c.isps,
-            &c.reasons,
-            &first_seen,
-            &last_seen,
-            &changes,
-        ],
-    )
-    .map_err(db)
+    tx.execute(ADD_HISTORY, &c.params(&[&first_seen, &last_seen, &changes]))
+        .map_err(db)
 }
 
 /// The latest success already here of each answer's number and source,
@@ -233,4 +203,23 @@ impl<'a> Columns<'a> {
         self.isps.push(isp);
         self.reasons.push(reason);
     }
+
+    /// The statement's parameters: these nine arrays, then `rest`.
+    fn params<'s>(&'s self, rest: &[&'s Param<'s>]) -> Vec<&'s Param<'s>> {
+        let own: [&'s Param<'s>; 9] = [
+            &self.numbers,
+            &self.sources,
+            &self.kinds,
+            &self.codes,
+            &self.descs,
+            &self.provinces,
+            &self.cities,
+            &self.isps,
+            &self.reasons,
+        ];
+        own.into_iter().chain(rest.iter().copied()).collect()
+    }
 }
+
+/// A statement parameter.
+type Param<'a> = dyn postgres::types::ToSql + Sync + 'a;

@@ -6,6 +6,7 @@
 use super::super::encoding::answer;
 use super::super::{HistoryRow, ImportChunks, Imported, ImportedAnswer};
 use super::{db, open, schema};
+use crate::api::Answer;
 use crate::store::error::DbError;
 use rusqlite::{Row, params};
 
@@ -135,12 +136,10 @@ impl ImportChunks for ImportReader {
 /// An answer from the select of [`ImportReader::open`]: `Err` inside for
 /// one of an unknown kind.
 fn imported_answer(row: &Row<'_>) -> rusqlite::Result<Result<ImportedAnswer, DbError>> {
-    let kind: i64 = row.get(2)?;
     let get = |i: usize| row.get::<_, String>(i);
-    let Some(answer) = answer(kind, get(3)?, get(4)?, get(5)?, get(6)?, get(7)?, get(8)?) else {
-        return Ok(Err(DbError::Corrupt(format!(
-            "an answer of unknown kind {kind}"
-        ))));
+    let answer = match answer_at(row, 2, "an answer")? {
+        Ok(answer) => answer,
+        Err(unknown) => return Ok(Err(unknown)),
     };
     Ok(Ok(ImportedAnswer {
         number: get(0)?,
@@ -155,12 +154,10 @@ fn imported_answer(row: &Row<'_>) -> rusqlite::Result<Result<ImportedAnswer, DbE
 /// A history entry from the select of [`ImportReader::next_history`]:
 /// `Err` inside for one of an unknown kind.
 fn history_row(row: &Row<'_>) -> rusqlite::Result<Result<HistoryRow, DbError>> {
-    let kind: i64 = row.get(3)?;
     let get = |i: usize| row.get::<_, String>(i);
-    let Some(answer) = answer(kind, get(4)?, get(5)?, get(6)?, get(7)?, get(8)?, get(9)?) else {
-        return Ok(Err(DbError::Corrupt(format!(
-            "a history entry of unknown kind {kind}"
-        ))));
+    let answer = match answer_at(row, 3, "a history entry")? {
+        Ok(answer) => answer,
+        Err(unknown) => return Ok(Err(unknown)),
     };
     Ok(Ok(HistoryRow {
         number: get(1)?,
@@ -170,6 +167,21 @@ fn history_row(row: &Row<'_>) -> rusqlite::Result<Result<HistoryRow, DbError>> {
         last_seen: row.get(11)?,
         change: row.get(12)?,
     }))
+}
+
+/// The answer whose kind is column `kind_at`, its six values after it:
+/// `Err` inside, naming `what`, for a kind this version does not know.
+fn answer_at(
+    row: &Row<'_>,
+    kind_at: usize,
+    what: &str,
+) -> rusqlite::Result<Result<Answer, DbError>> {
+    let kind: i64 = row.get(kind_at)?;
+    let get = |i: usize| row.get::<_, String>(kind_at + i);
+    Ok(
+        answer(kind, get(1)?, get(2)?, get(3)?, get(4)?, get(5)?, get(6)?)
+            .ok_or_else(|| DbError::Corrupt(format!("{what} of unknown kind {kind}"))),
+    )
 }
 
 #[cfg(test)]
