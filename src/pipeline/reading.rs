@@ -23,8 +23,12 @@ use crate::number::Number;
 use crate::row::{BadCell, parse_cell};
 
 /// Rows read, looked up and sent to the writer together: one store
-/// transaction and one channel message per batch instead of per row.
-const BATCH: usize = 256;
+/// transaction and one channel message per batch instead of per row. A
+/// streamed input hands on what it has when it runs dry
+/// (`Batches::Threaded`), so a slow pipe's rows never wait for a full
+/// batch. 1,024 rather than 256 halves the thread wake-ups of a cached
+/// rerun (about 10% of its CPU, BENCHMARKS.md "Round 2, third pass").
+const BATCH: usize = 1024;
 
 /// Where the numbers to ask go: the pool once it runs, else a list that
 /// starts it.
