@@ -126,12 +126,19 @@ impl PgUrl {
     }
 }
 
+/// What a query's keys and values keep percent-encoded: everything but
+/// RFC 3986's unreserved characters, so that `sslmode=verify-full` and
+/// `connect_timeout` read as themselves in a message.
+const ENCODED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Sets the query to `pairs`, percent-encoded as libpq and tokio-postgres
 /// decode them: a space is `%20`, never `+` (which they keep as a plus).
 fn set_query(url: &mut url::Url, pairs: &[(String, String)]) {
-    let encode = |text: &str| {
-        percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
+    let encode = |text: &str| percent_encoding::utf8_percent_encode(text, ENCODED).to_string();
     let query: Vec<String> = pairs
         .iter()
         .map(|(key, value)| format!("{}={}", encode(key), encode(value)))
@@ -246,6 +253,13 @@ mod tests {
         assert_eq!(url.root_cert.as_deref(), Some(Path::new("/etc/ca.pem")));
         let config = url.config().unwrap();
         assert_eq!(config.get_options(), Some("-c search_path=t1"));
+        // Shown as typed: unreserved characters stay, a space and `=` are
+        // encoded so that the value decodes as it was.
+        let shown = Location::Postgres(url).to_string();
+        assert!(
+            shown.ends_with("?options=-c%20search_path%3Dt1&sslmode=verify-full"),
+            "{shown}"
+        );
         assert_eq!(pg("postgres://u@h/db", &no_env).ssl, SslMode::Prefer);
         assert_eq!(
             pg("postgres://u@h/db?sslmode=disable", &no_env).ssl,

@@ -55,18 +55,126 @@ fn sslmode_require_connects_over_tls() {
     );
 }
 
-/// `verify-full` checks the certificate: the local server's is self-signed,
-/// so with the system's roots the handshake is refused.
+/// `verify-full` checks who issued the certificate: with `sslrootcert` an
+/// authority that did not sign the server's, the handshake is refused even
+/// for the host the certificate names, and the message says why.
 #[test]
-fn sslmode_verify_full_refuses_an_unverified_certificate() {
-    let Some(f) = Fixture::postgres("sslmode_verify_full_refuses_an_unverified_certificate") else {
+fn sslmode_verify_full_refuses_a_certificate_from_another_authority() {
+    let test = "sslmode_verify_full_refuses_a_certificate_from_another_authority";
+    let Some(f) = Fixture::postgres(test) else {
         return;
     };
     let Location::Postgres(url) = &f.location else {
         unreachable!("a PostgreSQL fixture");
     };
+    if localhost_certificate(url, test).is_none() {
+        return;
+    }
     let mut url = url.clone();
     url.ssl = SslMode::VerifyFull;
-    let error = Store::open(&Location::Postgres(url), JUHE).expect_err("unverified");
+    url.root_cert =
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls/another-authority.pem"));
+    url.url.set_host(Some("localhost")).unwrap();
+    let error = Store::open(&Location::Postgres(url), JUHE).expect_err("not its authority");
     assert!(matches!(error, StoreError::Unreachable { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("certificate"), "{message}");
+}
+
+/// The server's certificate, as a root to verify it against: `None` (said
+/// on stderr) when the server has TLS off, or a certificate this test
+/// cannot read or that does not name `localhost`. Debian's server uses its
+/// snakeoil certificate, self-signed for `localhost`.
+fn localhost_certificate(url: &PgUrl, test: &str) -> Option<std::path::PathBuf> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut plain = url.clone();
+    plain.ssl = SslMode::Disable;
+    let mut client = backend::postgres::Postgres::new(&plain)
+        .unwrap()
+        .client()
+        .unwrap();
+    let mut setting = |name: &str| -> String {
+        client
+            .query_one(&format!("SHOW {name}"), &[])
+            .unwrap()
+            .get(0)
+    };
+    let (ssl, file) = (setting("ssl"), setting("ssl_cert_file"));
+    let data_dir = setting("data_directory");
+    // A relative path is the server's data directory's.
+    let path = std::path::Path::new(&data_dir).join(&file);
+    let names_localhost = CertificateDer::pem_file_iter(&path)
+        .ok()
+        .and_then(|mut certificates| certificates.next()?.ok())
+        .is_some_and(|der| der.windows(9).any(|bytes| bytes == b"localhost"));
+    if ssl != "on" || !names_localhost {
+        eprintln!(
+            "skipped: {test}: the server has ssl={ssl} and its certificate {} is not one \
+             this test can read naming localhost",
+            path.display()
+        );
+        return None;
+    }
+    Some(path)
+}
+
+/// `verify-full` accepts the server whose certificate chains to
+/// `sslrootcert` and names the host connected to.
+#[test]
+fn sslmode_verify_full_accepts_a_certificate_from_sslrootcert() {
+    let test = "sslmode_verify_full_accepts_a_certificate_from_sslrootcert";
+    let Some(f) = Fixture::postgres(test) else {
+        return;
+    };
+    let Location::Postgres(url) = &f.location else {
+        unreachable!("a PostgreSQL fixture");
+    };
+    let Some(root) = localhost_certificate(url, test) else {
+        return;
+    };
+    let mut url = url.clone();
+    url.ssl = SslMode::VerifyFull;
+    url.root_cert = Some(root);
+    url.url.set_host(Some("localhost")).unwrap();
+    let backend = backend::postgres::Postgres::new(&url).unwrap();
+    let mut client = backend.client().expect("the certificate is verified");
+    let encrypted: bool = client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(encrypted, "the session is encrypted");
+    let location = Location::Postgres(url);
+    let store = Store::open_with(&location, JUHE, quick()).expect("the store opens");
+    assert!(location.to_string().contains("sslmode=verify-full"));
+    store.close().unwrap();
+}
+
+/// `verify-full` checks the host name too: the same certificate, trusted,
+/// does not name 127.0.0.1, so connecting there is refused, and the message
+/// says why.
+#[test]
+fn sslmode_verify_full_refuses_a_certificate_for_another_host() {
+    let test = "sslmode_verify_full_refuses_a_certificate_for_another_host";
+    let Some(f) = Fixture::postgres(test) else {
+        return;
+    };
+    let Location::Postgres(url) = &f.location else {
+        unreachable!("a PostgreSQL fixture");
+    };
+    let Some(root) = localhost_certificate(url, test) else {
+        return;
+    };
+    let mut url = url.clone();
+    url.ssl = SslMode::VerifyFull;
+    url.root_cert = Some(root);
+    url.url.set_host(Some("127.0.0.1")).unwrap();
+    let error =
+        Store::open(&Location::Postgres(url), JUHE).expect_err("another host's certificate");
+    assert!(matches!(error, StoreError::Unreachable { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("certificate"), "{message}");
 }
