@@ -310,7 +310,9 @@ pub(crate) struct HistoryRow {
 #[derive(Clone, Debug)]
 pub(crate) enum PurgeWhat {
     Code(String),
-    /// Answers and history last given before this instant.
+    /// Answers and history last given at or before this instant (unix
+    /// ms): `--older-than 0s` removes every one, even an answer that
+    /// arrived in the same millisecond.
     Before(i64),
 }
 

@@ -90,10 +90,10 @@ impl Tending for SqliteConnection {
             ),
             PurgeWhat::Before(before) => (
                 tx.execute(
-                    "DELETE FROM tenure_answers WHERE answered_at < ?1",
+                    "DELETE FROM tenure_answers WHERE answered_at <= ?1",
                     [before],
                 ),
-                tx.execute("DELETE FROM tenure_history WHERE last_seen < ?1", [before]),
+                tx.execute("DELETE FROM tenure_history WHERE last_seen <= ?1", [before]),
             ),
         };
         let removed = Removed {
