@@ -288,7 +288,6 @@ on_both!(
     the_ledger_counts_usage_by_day_and_run,
     stats_export_purge_and_changes,
     import_merges_a_version_1_and_a_version_2_store,
-    the_key_never_reaches_the_store,
     group_commit_heartbeat_and_claims_run_together,
     an_unknown_schema_version_is_refused,
     a_read_only_store_refuses_writes,

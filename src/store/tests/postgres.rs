@@ -78,7 +78,8 @@ fn sslmode_verify_full_refuses_a_certificate_from_another_authority() {
     let error = Store::open(&Location::Postgres(url), JUHE).expect_err("not its authority");
     assert!(matches!(error, StoreError::Unreachable { .. }), "{error:?}");
     let message = error.to_string();
-    assert!(message.contains("certificate"), "{message}");
+    assert!(message.contains("UnknownIssuer"), "{message}");
+    assert!(!message.contains("not valid for name"), "{message}");
 }
 
 /// The server's certificate, as a root to verify it against: `None` (said
@@ -109,9 +110,13 @@ fn localhost_certificate(url: &PgUrl, test: &str) -> Option<std::path::PathBuf> 
         .and_then(|mut certificates| certificates.next()?.ok())
         .is_some_and(|der| der.windows(9).any(|bytes| bytes == b"localhost"));
     if ssl != "on" || !names_localhost {
-        eprintln!(
-            "skipped: {test}: the server has ssl={ssl} and its certificate {} is not one \
-             this test can read naming localhost",
+        // Past the harness's capture, and naming PostgreSQL: `.ci/run`
+        // fails on a skipped PostgreSQL test.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: {test}: the PostgreSQL server has ssl={ssl}, and its certificate {} \
+             is not one this test can read naming localhost",
             path.display()
         );
         return None;
@@ -176,5 +181,8 @@ fn sslmode_verify_full_refuses_a_certificate_for_another_host() {
         Store::open(&Location::Postgres(url), JUHE).expect_err("another host's certificate");
     assert!(matches!(error, StoreError::Unreachable { .. }), "{error:?}");
     let message = error.to_string();
-    assert!(message.contains("certificate"), "{message}");
+    assert!(
+        message.contains("certificate not valid for name \"127.0.0.1\""),
+        "{message}"
+    );
 }

@@ -274,35 +274,3 @@ pub fn import_merges_a_version_1_and_a_version_2_store(f: &Fixture) {
         Err(StoreError::ReadOnly { .. })
     ));
 }
-
-pub fn the_key_never_reaches_the_store(f: &Fixture) {
-    // The key and openid never enter the store's API; this checks that
-    // nothing of a run-like sequence smuggles a secret into any column.
-    const KEY: &str = "distinct-key-XYZ123";
-    const OPENID: &str = "distinct-openid-QRS789";
-    let store = f.open(JUHE);
-    let run = store.join(spec(Some("a1b2c3d4e5f6")), pace()).unwrap();
-    let n = number("13800138000");
-    assert_eq!(run.reserve(100, 2).unwrap(), 2);
-    assert_eq!(run.claim(&n, DAY).unwrap(), Claim::Mine);
-    run.put(n, &tenure(), Some("JH20261129")).unwrap();
-    run.record(Request {
-        outcome: Outcome::Billed,
-        code: None,
-        orderid: Some("JH20261129".to_owned()),
-        reserved: true,
-    })
-    .unwrap();
-    run.put(number("13900139000"), &declined(), None).unwrap();
-    run.finish().unwrap();
-    store.close().unwrap();
-    let values = f.dump_text();
-    assert!(
-        values.iter().any(|v| v == "13800138000"),
-        "sanity: {values:?}"
-    );
-    assert!(values.iter().any(|v| v == "JH20261129"));
-    for value in &values {
-        assert!(!value.contains(KEY) && !value.contains(OPENID), "{value}");
-    }
-}
