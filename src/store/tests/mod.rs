@@ -282,6 +282,7 @@ on_both!(
     a_claim_is_taken_over_when_the_lease_lapses,
     racing_claims_give_exactly_one_mine_per_number,
     finish_releases_claims_and_marks_the_run_ended,
+    a_live_runs_claim_is_never_taken_over,
     the_heartbeat_renews_the_lease_and_tells_the_pace,
     a_failing_heartbeat_is_recorded_and_retried,
     the_budget_holds_across_runs_of_a_group,

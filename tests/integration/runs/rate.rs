@@ -54,6 +54,17 @@ fn three_runs_in_one_group_stay_under_its_qps_together(store: &TeamStore) {
     let mut arrivals = stats.arrivals_us.clone();
     arrivals.sort_unstable();
     assert_never_above_qps(&arrivals, &stats);
+    // The runs shared the rate rather than took turns: each asked some of
+    // its numbers while the others were asking theirs.
+    let runs: std::collections::HashSet<String> =
+        store.ledger().into_iter().map(|(run, _, _)| run).collect();
+    assert_eq!(runs.len(), RUNS, "every run recorded its requests");
+    let (_, overlap) = utilisation_while_all_run(store).expect("the runs sent at the same time");
+    assert!(
+        overlap >= 3.0,
+        "all {RUNS} runs sent together for {overlap:.1} s of about {} s",
+        EACH * RUNS / QPS
+    );
     print_the_rates(store, &arrivals, &stats);
 }
 on_both_backends!(three_runs_in_one_group_stay_under_its_qps_together);

@@ -66,12 +66,15 @@ pub fn racing_claims_give_exactly_one_mine_per_number(f: &Fixture) {
         .map(|store| store.join(spec(Some("g")), pace()).unwrap())
         .collect();
     let numbers: Vec<Number> = (0..150).map(|i| number(&format!("135{i:08}"))).collect();
+    // The three start claiming together, not one after another.
+    let start = std::sync::Barrier::new(runs.len());
     let mine: Vec<Vec<Number>> = std::thread::scope(|scope| {
         let handles: Vec<_> = runs
             .iter()
             .map(|run| {
-                let numbers = &numbers;
+                let (numbers, start) = (&numbers, &start);
                 scope.spawn(move || {
+                    start.wait();
                     numbers
                         .iter()
                         .filter(|n| run.claim(n, DAY).unwrap() == Claim::Mine)
@@ -91,13 +94,44 @@ pub fn finish_releases_claims_and_marks_the_run_ended(f: &Fixture) {
     let (one, two) = (f.open(JUHE), f.open(JUHE));
     let a = one.join(spec(Some("g")), pace()).unwrap();
     let b = two.join(spec(Some("g")), pace()).unwrap();
-    let n = number("13800138000");
+    let (n, m) = (number("13800138000"), number("13900139000"));
     assert_eq!(a.claim(&n, DAY).unwrap(), Claim::Mine);
+    assert_eq!(a.claim(&m, DAY).unwrap(), Claim::Mine);
     assert_eq!(b.claim(&n, DAY).unwrap(), Claim::Held);
+    let id = a.id().to_owned();
     a.finish().unwrap();
+    // Released: no claim is left, not even on the number b never asked.
+    assert_eq!(one.stats().unwrap().claims, 0);
+    // Ended: a claim of a's that finish did not release (here, one put
+    // from outside) does not hold another run back, though a's last
+    // heartbeat is fresh.
+    f.execute(&format!(
+        "INSERT INTO tenure_claims (number, source, run, claimed_at) \
+         VALUES ('13700137000', '{JUHE}', '{id}', {})",
+        now_ms()
+    ));
+    assert_eq!(b.claim(&number("13700137000"), DAY).unwrap(), Claim::Mine);
     assert_eq!(b.claim(&n, DAY).unwrap(), Claim::Mine);
     let stats = one.stats().unwrap();
-    assert_eq!((stats.runs, stats.claims), (2, 1));
+    assert_eq!((stats.runs, stats.claims), (2, 2));
+}
+
+pub fn a_live_runs_claim_is_never_taken_over(f: &Fixture) {
+    // The takeover is about the holder's lease, not the claim's age: a run
+    // that keeps its heartbeat keeps its claims, however long it asks.
+    let live = Timing {
+        heartbeat: Duration::from_millis(50),
+        takeover: Duration::from_millis(250),
+        ..quick()
+    };
+    let (one, two) = (f.open_with(JUHE, live), f.open_with(JUHE, live));
+    let a = one.join(spec(Some("g")), pace()).unwrap();
+    let b = two.join(spec(Some("g")), pace()).unwrap();
+    let n = number("13800138000");
+    assert_eq!(a.claim(&n, DAY).unwrap(), Claim::Mine);
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(b.claim(&n, DAY).unwrap(), Claim::Held, "a's lease is fresh");
+    assert!(!a.lost());
 }
 
 pub fn the_heartbeat_renews_the_lease_and_tells_the_pace(f: &Fixture) {
@@ -146,8 +180,8 @@ pub fn a_failing_heartbeat_is_recorded_and_retried(f: &Fixture) {
     let recorder = pace();
     let run = store.join(spec(Some("g")), recorder.clone()).unwrap();
     assert_eq!(run.failure(), None);
-    // Sabotage from outside: every renewal fails from now on.
-    f.execute("DROP TABLE tenure_runs");
+    // Sabotage from outside: every renewal fails while the table is away.
+    f.execute("ALTER TABLE tenure_runs RENAME TO tenure_runs_away");
     eventually("the failure is recorded", || run.failure().is_some());
     let failure = run.failure().unwrap();
     assert!(failure.contains("tenure_runs"), "{failure}");
@@ -158,8 +192,14 @@ pub fn a_failing_heartbeat_is_recorded_and_retried(f: &Fixture) {
         renewals,
         "no renewal without the store"
     );
-    assert!(run.failure().is_some(), "still failing, still retrying");
     assert!(!run.lost(), "a failure is not a takeover");
+    // The table back: the heartbeat, still retrying, renews again.
+    f.execute("ALTER TABLE tenure_runs_away RENAME TO tenure_runs");
+    eventually("the heartbeat recovers", || run.failure().is_none());
+    eventually("renewals go on", || {
+        lock(&recorder.renewals).len() > renewals
+    });
+    assert!(!run.lost());
 }
 
 pub fn the_budget_holds_across_runs_of_a_group(f: &Fixture) {
