@@ -174,57 +174,6 @@ impl Fixture {
         }
     }
 
-    /// Every text value of every `tenure_` table.
-    pub fn dump_text(&self) -> Vec<String> {
-        let mut values = Vec::new();
-        match &self.pg {
-            Some((server, schema)) => {
-                let mut client = self.pg_client(server, schema);
-                let columns = client
-                    .query(
-                        "SELECT table_name::text, column_name::text FROM information_schema.columns
-                         WHERE table_schema = $1 AND table_name LIKE 'tenure\\_%'",
-                        &[schema],
-                    )
-                    .expect("the catalogue reads");
-                for column in columns {
-                    let (table, name): (String, String) = (column.get(0), column.get(1));
-                    for row in client
-                        .query(&format!("SELECT {name}::text FROM {table}"), &[])
-                        .expect("the table reads")
-                    {
-                        values.extend(row.get::<_, Option<String>>(0));
-                    }
-                }
-            }
-            None => {
-                let conn = rusqlite::Connection::open(self.location.path().expect("a file"))
-                    .expect("the file opens");
-                let tables: Vec<String> = conn
-                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-                    .and_then(|mut s| s.query_map([], |row| row.get(0))?.collect())
-                    .expect("the catalogue reads");
-                assert!(
-                    tables.iter().all(|t| t.starts_with("tenure_")),
-                    "{tables:?}"
-                );
-                for table in tables {
-                    let mut select = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
-                    let width = select.column_count();
-                    let mut rows = select.query([]).unwrap();
-                    while let Some(row) = rows.next().unwrap() {
-                        for i in 0..width {
-                            if let Ok(Some(text)) = row.get::<_, Option<String>>(i) {
-                                values.push(text);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        values
-    }
-
     fn pg_client(&self, server: &str, schema: &str) -> ::postgres::Client {
         ::postgres::Client::connect(&with_schema(server, schema), ::postgres::NoTls)
             .expect("the test server is reachable")
