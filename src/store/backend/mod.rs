@@ -19,6 +19,7 @@
 
 mod encoding;
 pub(super) mod postgres;
+mod relabel;
 pub(super) mod sqlite;
 
 use super::error::DbError;

@@ -238,6 +238,8 @@ on_both!(
     the_ledger_counts_usage_by_day_and_run,
     stats_export_purge_and_changes,
     import_merges_a_version_1_and_a_version_2_store,
+    an_imported_earlier_answer_changes_what_later_ones_record,
+    an_imported_answer_between_two_is_compared_with_its_neighbours,
     group_commit_heartbeat_and_claims_run_together,
     an_unknown_schema_version_is_refused,
     a_read_only_store_refuses_writes,

@@ -1,19 +1,21 @@
-//! PostgreSQL: `tenure cache import`, three statements per chunk of the
-//! other store (10,000 rows), not three per answer: the latest successes
-//! the chunk's answers are compared with, the answers merged, the history
-//! entries added. Each statement takes the chunk as arrays (`unnest`), so a
-//! chunk costs three round trips whatever its size.
+//! PostgreSQL: `tenure cache import`, a chunk of the other store (10,000
+//! rows) at a time, in a few statements rather than a few per answer: the
+//! latest successes the chunk's answers are compared with, the answers
+//! merged, the history entries added, then the changes recorded again where
+//! the chunk put an arrival before others (two reads, at most two updates).
+//! Each statement takes the chunk as arrays (`unnest`), so a chunk costs
+//! the same few round trips whatever its size.
 //!
-//! The same merge as row by row: the newer answer wins, an imported answer
-//! records its change against the latest success before the import, and a
-//! history entry already there (same number, source, first arrival, kind
-//! and code) is not added twice. A chunk's answers have distinct keys (they
-//! are the other store's primary key), so comparing them all with the
-//! history before merging any is what doing it one by one would see.
+//! The same merge as row by row: the newer answer wins, and a history entry
+//! already there (same number, source, first arrival, kind and code) is not
+//! added twice. A chunk's answers have distinct keys (they are the other
+//! store's primary key), so comparing them all with the history before
+//! merging any is what doing it one by one would see.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::super::encoding::{columns, imported_change};
+use super::super::relabel::{self, Success};
 use super::super::{HistoryRow, ImportedAnswer};
 use super::answers::tenure_at;
 use super::db;
@@ -64,6 +66,102 @@ const ADD_HISTORY: &str = "
         WHERE h.number = u.number AND h.source = u.source
           AND h.first_seen = u.first_seen AND h.kind = u.kind AND h.code = u.code)
     ORDER BY u.i";
+
+/// The successes of the chunk's numbers, each number's in arrival order.
+const SUCCESSES: &str = "
+    SELECT h.number, h.source, h.id, h.first_seen,
+           h.code, h.description, h.province, h.city, h.isp, h.change
+    FROM tenure_history h
+    JOIN (SELECT DISTINCT number, source FROM unnest($1::text[], $2::text[]) AS k(number, source))
+         AS u ON h.number = u.number AND h.source = u.source
+    WHERE h.kind = 0
+    ORDER BY h.number, h.source, h.first_seen, h.id";
+
+/// The chunk's numbers' latest answers that are successes.
+const LATEST_ANSWERS: &str = "
+    SELECT a.number, a.source, a.answered_at,
+           a.code, a.description, a.province, a.city, a.isp, a.change
+    FROM tenure_answers a
+    JOIN (SELECT DISTINCT number, source FROM unnest($1::text[], $2::text[]) AS k(number, source))
+         AS u ON a.number = u.number AND a.source = u.source
+    WHERE a.kind = 0";
+
+const SET_HISTORY_CHANGES: &str = "
+    UPDATE tenure_history h SET change = u.change
+    FROM unnest($1::bigint[], $2::text[]) AS u(id, change)
+    WHERE h.id = u.id";
+
+const SET_ANSWER_CHANGES: &str = "
+    UPDATE tenure_answers a SET change = u.change
+    FROM unnest($1::text[], $2::text[], $3::text[]) AS u(number, source, change)
+    WHERE a.number = u.number AND a.source = u.source";
+
+/// Records again the changes of the successes of the chunk's numbers, and
+/// of their latest answers, where the import put an arrival before others
+/// (see `relabel`): two reads and at most two updates a chunk.
+pub(super) fn relabel_chunk(
+    tx: &mut postgres::Transaction<'_>,
+    answers: &[ImportedAnswer],
+    history: &[HistoryRow],
+) -> Result<(), DbError> {
+    let keys: Vec<(&str, &str)> = answers
+        .iter()
+        .map(|row| (row.number.as_str(), row.source.as_str()))
+        .chain(
+            history
+                .iter()
+                .map(|entry| (entry.number.as_str(), entry.source.as_str())),
+        )
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let key_numbers: Vec<&str> = keys.iter().map(|key| key.0).collect();
+    let key_sources: Vec<&str> = keys.iter().map(|key| key.1).collect();
+    let mut successes: HashMap<(String, String), Vec<Success>> = HashMap::new();
+    for row in tx
+        .query(SUCCESSES, &[&key_numbers, &key_sources])
+        .map_err(db)?
+    {
+        let key = (row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
+        successes.entry(key).or_default().push(Success {
+            id: row.try_get(2).map_err(db)?,
+            first_seen: row.try_get(3).map_err(db)?,
+            tenure: tenure_at(&row, 4)?,
+            change: row.try_get(9).map_err(db)?,
+        });
+    }
+    let (ids, changes): (Vec<i64>, Vec<&str>) = successes
+        .values()
+        .flat_map(|list| relabel::history(list))
+        .unzip();
+    if !ids.is_empty() {
+        tx.execute(SET_HISTORY_CHANGES, &[&ids, &changes])
+            .map_err(db)?;
+    }
+    let (mut numbers, mut sources, mut changes) = (Vec::new(), Vec::new(), Vec::new());
+    for row in tx
+        .query(LATEST_ANSWERS, &[&key_numbers, &key_sources])
+        .map_err(db)?
+    {
+        let key: (String, String) = (row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
+        let at: i64 = row.try_get(2).map_err(db)?;
+        let now = tenure_at(&row, 3)?;
+        let recorded: Option<String> = row.try_get(8).map_err(db)?;
+        let list = successes.get(&key).map_or(&[][..], Vec::as_slice);
+        let change = relabel::latest(list, at, &now);
+        if recorded.as_deref() != Some(change) {
+            numbers.push(key.0);
+            sources.push(key.1);
+            changes.push(change);
+        }
+    }
+    if !numbers.is_empty() {
+        tx.execute(SET_ANSWER_CHANGES, &[&numbers, &sources, &changes])
+            .map_err(db)?;
+    }
+    Ok(())
+}
 
 /// Merges a chunk of answers, and adds each one's first arrival to the
 /// history when the other store keeps none (`first_arrivals`).

@@ -94,6 +94,7 @@ impl Tending for PgConnection {
         while let Some(chunk) = rows.next_chunk()? {
             import::merge_answers(&mut tx, &chunk.answers, first_arrivals, &mut counts)?;
             counts.history_added += import::add_history(&mut tx, &chunk.history)?;
+            import::relabel_chunk(&mut tx, &chunk.answers, &chunk.history)?;
         }
         tx.commit().map_err(db)?;
         Ok(counts)

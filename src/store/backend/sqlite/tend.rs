@@ -1,6 +1,7 @@
 //! SQLite: stats, export, import, purge, changes and usage.
 
 use super::super::encoding::{answer, columns, imported_change};
+use super::super::relabel::{self, Success};
 use super::super::{
     HistoryRow, ImportChunks, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue,
 };
@@ -75,6 +76,20 @@ impl Tending for SqliteConnection {
                 if insert_history_once(&tx, entry).map_err(db)? {
                     counts.history_added += 1;
                 }
+            }
+            let keys: std::collections::BTreeSet<(&str, &str)> = chunk
+                .answers
+                .iter()
+                .map(|row| (row.number.as_str(), row.source.as_str()))
+                .chain(
+                    chunk
+                        .history
+                        .iter()
+                        .map(|entry| (entry.number.as_str(), entry.source.as_str())),
+                )
+                .collect();
+            for (number, source) in keys {
+                relabel_number(&tx, number, source).map_err(db)?;
             }
         }
         tx.commit().map_err(db)?;
@@ -265,6 +280,63 @@ fn import_answer(
         let entry = row.first_arrival(change);
         if insert_history_once(tx, &entry)? {
             counts.history_added += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Records again the changes of the successes of `number` from `source`,
+/// and of its latest answer, where an import put an arrival before others
+/// (see `relabel`).
+fn relabel_number(tx: &rusqlite::Connection, number: &str, source: &str) -> rusqlite::Result<()> {
+    let tenure = |row: &Row<'_>, at: usize| -> rusqlite::Result<Tenure> {
+        Ok(Tenure {
+            code: row.get(at)?,
+            desc: row.get(at + 1)?,
+            province: row.get(at + 2)?,
+            city: row.get(at + 3)?,
+            isp: row.get(at + 4)?,
+        })
+    };
+    let successes: Vec<Success> = tx
+        .prepare_cached(
+            "SELECT id, first_seen, code, description, province, city, isp, change
+             FROM tenure_history WHERE number = ?1 AND source = ?2 AND kind = 0
+             ORDER BY first_seen, id",
+        )?
+        .query_map(params![number, source], |row| {
+            Ok(Success {
+                id: row.get(0)?,
+                first_seen: row.get(1)?,
+                tenure: tenure(row, 2)?,
+                change: row.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, change) in relabel::history(&successes) {
+        tx.prepare_cached("UPDATE tenure_history SET change = ?2 WHERE id = ?1")?
+            .execute(params![id, change])?;
+    }
+    let answer = tx
+        .prepare_cached(
+            "SELECT answered_at, code, description, province, city, isp, change
+             FROM tenure_answers WHERE number = ?1 AND source = ?2 AND kind = 0",
+        )?
+        .query_row(params![number, source], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                tenure(row, 1)?,
+                row.get::<_, Option<String>>(6)?,
+            ))
+        })
+        .optional()?;
+    if let Some((at, now, recorded)) = answer {
+        let change = relabel::latest(&successes, at, &now);
+        if recorded.as_deref() != Some(change) {
+            tx.prepare_cached(
+                "UPDATE tenure_answers SET change = ?3 WHERE number = ?1 AND source = ?2",
+            )?
+            .execute(params![number, source, change])?;
         }
     }
     Ok(())

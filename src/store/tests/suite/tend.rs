@@ -233,8 +233,8 @@ pub fn import_merges_a_version_1_and_a_version_2_store(f: &Fixture) {
             .as_ref()
             .unwrap()
             .change,
-        Some(Change::New),
-        "a first arrival here"
+        Some(Change::Same),
+        "its 3 is compared with the 03 before it, imported too, as the other store did"
     );
     // A later version-1 file with a newer, different answer for a number
     // the store has: it replaces the answer, and records its change
@@ -273,4 +273,71 @@ pub fn import_merges_a_version_1_and_a_version_2_store(f: &Fixture) {
         read_only.import(&v1),
         Err(StoreError::ReadOnly { .. })
     ));
+}
+
+/// An old cache's answer that arrived before the store's own comes first
+/// in the history: the store's later answer is then compared with it. Here
+/// a 3 from the old cache and last night's 03 are a reassignment, which
+/// `changes` lists and the latest answer records.
+pub fn an_imported_earlier_answer_changes_what_later_ones_record(f: &Fixture) {
+    let store = f.open(JUHE);
+    let run = store.join(spec(None), pace()).unwrap();
+    let last_night = Answer::Tenure(tenure_of("03", "移动", "深圳"));
+    run.put(number("13800138000"), &last_night, None).unwrap();
+    run.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.sqlite");
+    // A 3 for 13800138000, five seconds before the store's 03.
+    version_1_file(&v1, now_ms());
+    let counts = store.import(&v1).unwrap();
+    assert_eq!((counts.answers_kept, counts.answers_added), (1, 1));
+
+    let changes = store.changes(DAY).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let row = &changes[0];
+    assert_eq!(row.number, "13800138000");
+    assert_eq!(row.change.as_str(), "reassigned");
+    assert_eq!(
+        (row.before.code.as_str(), row.after.code.as_str()),
+        ("3", "03")
+    );
+    let stored = store.get(&number("13800138000"), DAY).unwrap().unwrap();
+    assert_eq!(stored.answer, last_night, "the newer answer stays");
+    assert_eq!(stored.change.map(|c| c.as_str()), Some("reassigned"));
+}
+
+/// An imported answer that falls between two of the store's records its
+/// change against the one before it, and the one after it against it: no
+/// change lists the same answer before and after.
+pub fn an_imported_answer_between_two_is_compared_with_its_neighbours(f: &Fixture) {
+    let store = f.open(JUHE);
+    let run = store.join(spec(None), pace()).unwrap();
+    let n = number("13800138000");
+    // 联通, then 移动 (an isp change); the old cache's 移动 comes between.
+    run.put(n, &Answer::Tenure(tenure_of("3", "联通", "深圳")), None)
+        .unwrap();
+    store.flush().unwrap();
+    let first = now_ms();
+    std::thread::sleep(Duration::from_millis(20));
+    let same_as_v1 = Answer::Tenure(tenure_of("3", "移动", "深圳"));
+    run.put(n, &same_as_v1, None).unwrap();
+    run.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.sqlite");
+    // version_1_file dates its answers five seconds before `now`.
+    version_1_file(&v1, first + 5 + 5000);
+    store.import(&v1).unwrap();
+
+    let changes = store.changes(DAY).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let row = &changes[0];
+    assert_eq!(row.change.as_str(), "isp");
+    assert_eq!(row.at_ms, first + 5, "the imported arrival is the change");
+    assert_eq!(
+        (row.before.isp.as_str(), row.after.isp.as_str()),
+        ("联通", "移动")
+    );
+    let stored = store.get(&n, DAY).unwrap().unwrap();
+    assert_eq!(stored.answer, same_as_v1);
+    assert_eq!(stored.change.map(|c| c.as_str()), Some("same"));
 }
