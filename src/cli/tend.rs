@@ -23,8 +23,9 @@ output (or -o FILE, which appears only when complete): CSV with a header, or JSO
 object a line), with the columns number, source, code, tenure, province, city, isp, reason \
 (a row answer's), endpoint (query or queryEncry), answered_at (RFC 3339, UTC), change (as \
 `enrich --changes` writes it) and orderid (the encrypted endpoint's order id, for billing \
-disputes). Numbers are written whole: the file holds personal data; keep it as you keep \
-the store.\n\n\
+disputes). In CSV, the API's text that would start a spreadsheet formula (=, +, -, @) gets \
+a ' in front, as enrich writes it; JSON Lines keeps it as sent. Numbers are written whole: \
+the file holds personal data; keep it as you keep the store.\n\n\
 Examples:\n    \
 tenure cache export > answers.csv\n    \
 tenure cache export --format jsonl | jq -r 'select(.code == \"99\") | .number'";

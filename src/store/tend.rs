@@ -144,7 +144,7 @@ impl Store {
                     .map_err(std::io::Error::other)
                     .map(|()| {
                         reader.export(&mut |row| {
-                            csv.serialize(Exported::from(&row))
+                            csv.serialize(Exported::from(&row).neutralised())
                                 .map_err(std::io::Error::other)
                         })
                     });
@@ -171,9 +171,9 @@ impl Store {
 
     /// Merges another SQLite store (version 1 or 2) into this one, in one
     /// transaction: the newer answer wins, history entries are added (those
-    /// already there are not), and an imported success records the change
-    /// against this store's latest success of the number: `new` when it had
-    /// none.
+    /// already there are not), and every success of an imported number
+    /// records its change against the success before it in the merged
+    /// history (`new` for the first), the store's later answers included.
     pub fn import(&self, path: &Path) -> Result<ImportCounts, StoreError> {
         self.writer()?;
         self.flush()?;
@@ -283,15 +283,15 @@ struct Exported<'a> {
     number: &'a str,
     source: &'a str,
     code: Cow<'a, str>,
-    tenure: &'a str,
-    province: &'a str,
-    city: &'a str,
-    isp: &'a str,
-    reason: &'a str,
+    tenure: Cow<'a, str>,
+    province: Cow<'a, str>,
+    city: Cow<'a, str>,
+    isp: Cow<'a, str>,
+    reason: Cow<'a, str>,
     endpoint: &'a str,
     answered_at: String,
     change: Option<&'a str>,
-    orderid: Option<&'a str>,
+    orderid: Option<Cow<'a, str>>,
 }
 
 impl Exported<'_> {
@@ -338,15 +338,39 @@ impl<'a> From<&'a ExportRow> for Exported<'a> {
             number: &row.number,
             source: &row.source,
             code,
-            tenure,
-            province,
-            city,
-            isp,
-            reason,
+            tenure: Cow::Borrowed(tenure),
+            province: Cow::Borrowed(province),
+            city: Cow::Borrowed(city),
+            isp: Cow::Borrowed(isp),
+            reason: Cow::Borrowed(reason),
             endpoint: &row.endpoint,
             answered_at: rfc3339(row.answered_at_ms),
             change: row.change.as_deref(),
-            orderid: row.orderid.as_deref(),
+            orderid: row.orderid.as_deref().map(Cow::Borrowed),
+        }
+    }
+}
+
+impl<'a> Exported<'a> {
+    /// With the API's text that a spreadsheet would run as a formula
+    /// (`=`, `+`, `-`, `@`…) prefixed with `'`, as `enrich` writes it: for
+    /// CSV, which is opened in spreadsheets; JSON Lines keeps it as sent.
+    fn neutralised(self) -> Exported<'a> {
+        fn safe(text: Cow<'_, str>) -> Cow<'_, str> {
+            match crate::output::neutralise(&text) {
+                Cow::Borrowed(_) => text,
+                Cow::Owned(prefixed) => Cow::Owned(prefixed),
+            }
+        }
+        Exported {
+            code: safe(self.code),
+            tenure: safe(self.tenure),
+            province: safe(self.province),
+            city: safe(self.city),
+            isp: safe(self.isp),
+            reason: safe(self.reason),
+            orderid: self.orderid.map(safe),
+            ..self
         }
     }
 }

@@ -237,6 +237,7 @@ on_both!(
     the_budget_holds_across_runs_of_a_group,
     the_ledger_counts_usage_by_day_and_run,
     stats_export_purge_and_changes,
+    export_csv_neutralises_formulas,
     import_merges_a_version_1_and_a_version_2_store,
     an_imported_earlier_answer_changes_what_later_ones_record,
     an_imported_answer_between_two_is_compared_with_its_neighbours,

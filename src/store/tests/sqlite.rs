@@ -290,8 +290,17 @@ fn a_version_1_file_is_migrated_in_place() {
         rusqlite::params![JUHE, at],
     )
     .unwrap();
+    // Billed without a code: version 1 kept it as a declined bad_response.
+    conn.execute(
+        "INSERT INTO answers VALUES ('13700137000', ?1, 1, 'bad_response', NULL, NULL, NULL,
+         NULL, 'HTTP 200 with no JSON', 'query', ?2)",
+        rusqlite::params![JUHE, at],
+    )
+    .unwrap();
     drop(conn);
     set_mode(&path, 0o600);
+    let backup = f.dir().join("backup.sqlite");
+    fs::copy(&path, &backup).unwrap();
 
     let error = Store::open_read_only(&f.location, JUHE).expect_err("not migrated yet");
     assert!(error.to_string().contains("version-1"), "{error}");
@@ -309,7 +318,20 @@ fn a_version_1_file_is_migrated_in_place() {
     assert_eq!(found[1].as_ref().unwrap().answer, declined());
     assert_eq!(found[1].as_ref().unwrap().change, None);
     let stats = store.stats().unwrap();
-    assert_eq!((stats.answers, stats.history), (2, 2));
+    assert_eq!((stats.answers, stats.history), (3, 3));
+    let billed = store.get(&number("13700137000"), DAY).unwrap().unwrap();
+    assert!(
+        matches!(billed.answer, Answer::BilledWithoutCode { .. }),
+        "{billed:?}"
+    );
+    // Migrated as `tenure cache import` would have put it: importing the
+    // file it came from adds nothing.
+    let again = store.import(&backup).unwrap();
+    assert_eq!(
+        (again.answers_kept, again.history_added),
+        (3, 0),
+        "{again:?}"
+    );
     // The next answer compares against the migrated one.
     let run = store.join(spec(None), pace()).unwrap();
     let change = run

@@ -86,12 +86,15 @@ const CREATE: &str = "
 ";
 
 /// Version 1 to 2: every answer kept, each a first arrival (`new` for a
-/// success) with one history entry; the old tables dropped.
+/// success) with one history entry; the old tables dropped. A billed answer
+/// without a code (version 1 kept it as a declined `bad_response`) takes
+/// its own kind, as every other writer stores it.
 const MIGRATE_V1: &str = "
     INSERT INTO tenure_answers
         (number, source, kind, code, description, province, city, isp, reason,
          endpoint, answered_at, change, orderid)
-    SELECT number, source, kind, code, coalesce(desc, ''), coalesce(province, ''),
+    SELECT number, source, CASE WHEN kind = 1 AND code = 'bad_response' THEN 2 ELSE kind END,
+           code, coalesce(desc, ''), coalesce(province, ''),
            coalesce(city, ''), coalesce(isp, ''), coalesce(reason, ''),
            endpoint, answered_at, CASE kind WHEN 0 THEN 'new' END, NULL
     FROM answers;

@@ -341,3 +341,56 @@ pub fn an_imported_answer_between_two_is_compared_with_its_neighbours(f: &Fixtur
     assert_eq!(stored.answer, same_as_v1);
     assert_eq!(stored.change.map(|c| c.as_str()), Some("same"));
 }
+
+/// The API's text that a spreadsheet would run is exported to CSV with a
+/// `'` in front, as `enrich` writes it; JSON Lines keeps it as sent, and
+/// quotes, commas and line breaks come back whole from both.
+pub fn export_csv_neutralises_formulas(f: &Fixture) {
+    let store = f.open(JUHE);
+    let run = store.join(spec(None), pace()).unwrap();
+    let hostile = Tenure {
+        desc: "a \"quoted\", two-line\ntext".to_owned(),
+        city: "=HYPERLINK(\"http://x\",\"y\")".to_owned(),
+        ..tenure_of("3", "移动", "深圳")
+    };
+    run.put(
+        number("13800138000"),
+        &Answer::Tenure(hostile.clone()),
+        Some("+JH1"),
+    )
+    .unwrap();
+    let declined = Answer::Declined {
+        code: 224801,
+        reason: "@SUM(A1)".to_owned(),
+    };
+    run.put(number("13900139000"), &declined, None).unwrap();
+    run.finish().unwrap();
+
+    let mut csv = Vec::new();
+    store.export(ExportFormat::Csv, &mut csv).unwrap();
+    let mut reader = csv::Reader::from_reader(&csv[..]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let of = |number: &str| rows.iter().find(|row| &row[0] == number).unwrap().clone();
+    let tenure = of("13800138000");
+    assert_eq!(
+        &tenure[3], hostile.desc,
+        "quotes, commas and lines come back whole"
+    );
+    assert_eq!(&tenure[5], format!("'{}", hostile.city));
+    assert_eq!(&tenure[11], "'+JH1");
+    assert_eq!(&of("13900139000")[7], "'@SUM(A1)");
+
+    let mut jsonl = Vec::new();
+    store.export(ExportFormat::Jsonl, &mut jsonl).unwrap();
+    let text = String::from_utf8(jsonl).unwrap();
+    let objects: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let tenure = objects
+        .iter()
+        .find(|o| o["number"] == "13800138000")
+        .unwrap();
+    assert_eq!(tenure["city"], hostile.city.as_str(), "JSON Lines as sent");
+    assert_eq!(tenure["tenure"], hostile.desc.as_str());
+}
