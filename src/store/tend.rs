@@ -175,10 +175,28 @@ impl Store {
     /// records its change against the success before it in the merged
     /// history (`new` for the first), the store's later answers included.
     pub fn import(&self, path: &Path) -> Result<ImportCounts, StoreError> {
+        self.import_from(path, std::convert::identity)
+    }
+
+    /// [`Store::import`] reading `chunk` rows at a time.
+    #[cfg(test)]
+    pub(crate) fn import_in_chunks_of(
+        &self,
+        path: &Path,
+        chunk: i64,
+    ) -> Result<ImportCounts, StoreError> {
+        self.import_from(path, |rows| rows.in_chunks_of(chunk))
+    }
+
+    fn import_from(
+        &self,
+        path: &Path,
+        reader: impl FnOnce(sqlite::ImportReader) -> sqlite::ImportReader,
+    ) -> Result<ImportCounts, StoreError> {
         self.writer()?;
         self.flush()?;
         let name = path.display().to_string();
-        let rows = sqlite::ImportReader::open(path).map_err(|e| e.named(&name))?;
+        let rows = reader(sqlite::ImportReader::open(path).map_err(|e| e.named(&name))?);
         let mut file = FromFile {
             rows,
             name: &name,

@@ -7,7 +7,7 @@
 //! the same few round trips whatever its size.
 //!
 //! The same merge as row by row: the newer answer wins, and a history entry
-//! already there (same number, source, first arrival, kind and code) is not
+//! already there (same number, source, first arrival and answer) is not
 //! added twice. A chunk's answers have distinct keys (they are the other
 //! store's primary key), so comparing them all with the history before
 //! merging any is what doing it one by one would see.
@@ -64,7 +64,9 @@ const ADD_HISTORY: &str = "
     WHERE NOT EXISTS (
         SELECT 1 FROM tenure_history h
         WHERE h.number = u.number AND h.source = u.source
-          AND h.first_seen = u.first_seen AND h.kind = u.kind AND h.code = u.code)
+          AND h.first_seen = u.first_seen AND h.kind = u.kind AND h.code = u.code
+          AND h.description = u.description AND h.province = u.province
+          AND h.city = u.city AND h.isp = u.isp AND h.reason = u.reason)
     ORDER BY u.i";
 
 /// The successes of the chunk's numbers, each number's in arrival order.
@@ -228,13 +230,11 @@ pub(super) fn add_history(
     let mut last_seen = Vec::new();
     let mut changes = Vec::new();
     for entry in entries {
-        let (kind, code, ..) = columns(&entry.answer);
         let key = (
             entry.number.as_str(),
             entry.source.as_str(),
             entry.first_seen,
-            kind,
-            code.into_owned(),
+            columns(&entry.answer),
         );
         if !seen.insert(key) {
             continue;

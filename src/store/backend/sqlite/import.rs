@@ -67,6 +67,14 @@ impl ImportReader {
         })
     }
 
+    /// This many rows a query rather than [`CHUNK`], so that a test's
+    /// small file crosses chunks.
+    #[cfg(test)]
+    pub(crate) fn in_chunks_of(mut self, chunk: i64) -> ImportReader {
+        self.chunk = chunk;
+        self
+    }
+
     fn next_answers(&mut self, sql: &str) -> Result<Vec<ImportedAnswer>, DbError> {
         let mut select = self.conn.prepare_cached(sql).map_err(db)?;
         let (number, source) = &self.after;

@@ -349,8 +349,20 @@ fn insert_history_once(tx: &rusqlite::Connection, entry: &HistoryRow) -> rusqlit
     let there = tx
         .query_row(
             "SELECT 1 FROM tenure_history WHERE number = ?1 AND source = ?2
-             AND first_seen = ?3 AND kind = ?4 AND code = ?5",
-            params![entry.number, entry.source, entry.first_seen, kind, code],
+             AND first_seen = ?3 AND kind = ?4 AND code = ?5 AND description = ?6
+             AND province = ?7 AND city = ?8 AND isp = ?9 AND reason = ?10",
+            params![
+                entry.number,
+                entry.source,
+                entry.first_seen,
+                kind,
+                code,
+                desc,
+                province,
+                city,
+                isp,
+                reason
+            ],
             |_| Ok(()),
         )
         .optional()?

@@ -394,3 +394,64 @@ pub fn export_csv_neutralises_formulas(f: &Fixture) {
     assert_eq!(tenure["city"], hostile.city.as_str(), "JSON Lines as sent");
     assert_eq!(tenure["tenure"], hostile.desc.as_str());
 }
+
+/// An import read two rows at a time (so that a number's answer and its
+/// history entries fall in different chunks) brings the other store whole:
+/// the same answers, changes and history as there, and nothing twice when
+/// done again.
+pub fn an_import_across_chunks_brings_the_whole_history(f: &Fixture) {
+    let source = Fixture::sqlite();
+    let t = |code: &str, isp: &str| Answer::Tenure(tenure_of(code, isp, "深圳"));
+    let sequences: [Vec<Answer>; 7] = [
+        vec![t("3", "移动")],
+        vec![t("3", "移动"), t("3", "联通")],
+        vec![t("2", "移动"), t("99", "移动")],
+        vec![t("1", "移动"), declined()],
+        vec![t("3", "移动"), t("03", "联通"), t("3", "移动")],
+        vec![declined()],
+        vec![t("03", "电信"), t("3", "电信")],
+    ];
+    {
+        let other = source.open(JUHE);
+        let run = other.join(spec(None), pace()).unwrap();
+        for (i, answers) in sequences.iter().enumerate() {
+            for answer in answers {
+                run.put(number(&format!("1380013800{i}")), answer, Some("JH7"))
+                    .unwrap();
+                // Arrivals a millisecond apart at least, as real ones are:
+                // an import tells entries apart by first arrival and answer.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        run.finish().unwrap();
+        other.close().unwrap();
+    }
+    let path = source.location.path().unwrap();
+    let store = f.open(JUHE);
+    let counts = store.import_in_chunks_of(path, 2).unwrap();
+    let reference = source.open(JUHE);
+    let history = reference.stats().unwrap().history;
+    assert_eq!(history, 13, "one entry per arrival that differs");
+    assert_eq!((counts.answers_added, counts.history_added), (7, history));
+
+    let export = |store: &Store| {
+        let mut out = Vec::new();
+        store.export(ExportFormat::Jsonl, &mut out).unwrap();
+        let mut lines: Vec<String> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(export(&store), export(&reference));
+    let changes = store.changes(DAY).unwrap();
+    assert_eq!(changes.len(), 4, "{changes:?}");
+    assert_eq!(changes, reference.changes(DAY).unwrap());
+    assert_eq!(store.stats().unwrap().history, history);
+
+    let again = store.import_in_chunks_of(path, 2).unwrap();
+    assert_eq!((again.answers_kept, again.history_added), (7, 0));
+    assert_eq!(export(&store), export(&reference));
+}
