@@ -455,3 +455,38 @@ pub fn an_import_across_chunks_brings_the_whole_history(f: &Fixture) {
     assert_eq!((again.answers_kept, again.history_added), (7, 0));
     assert_eq!(export(&store), export(&reference));
 }
+
+/// `changes` lists the changes that arrived within the window, each with
+/// the success before it even when that one arrived before the window.
+pub fn changes_lists_the_window_with_what_came_before(f: &Fixture) {
+    let store = f.open(JUHE);
+    let now = now_ms();
+    let hour = 3_600_000;
+    let entry = |number: &str, code: &str, isp: &str, at: i64, change: &str| {
+        format!(
+            "INSERT INTO tenure_history (number, source, kind, code, description, province, \
+             city, isp, reason, first_seen, last_seen, change) VALUES ('{number}', '{JUHE}', 0, \
+             '{code}', '', '广东', '深圳', '{isp}', '', {at}, {at}, '{change}');"
+        )
+    };
+    f.execute(
+        &[
+            entry("13800138000", "3", "移动", now - 240 * hour, "new"),
+            entry("13800138000", "03", "移动", now - hour, "reassigned"),
+            entry("13900139000", "3", "移动", now - 480 * hour, "new"),
+            entry("13900139000", "3", "联通", now - 48 * hour, "isp"),
+        ]
+        .concat(),
+    );
+    let changes = store.changes(DAY).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let row = &changes[0];
+    assert_eq!(
+        (row.number.as_str(), row.at_ms),
+        ("13800138000", now - hour)
+    );
+    assert_eq!(row.change.as_str(), "reassigned");
+    assert_eq!(row.before.code, "3", "the success before the window");
+    assert_eq!(store.changes(3 * DAY).unwrap().len(), 2);
+    assert_eq!(store.changes(Duration::ZERO).unwrap(), vec![]);
+}
