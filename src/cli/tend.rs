@@ -35,7 +35,9 @@ transaction, so that its answers are not paid for again: a version-1 store of an
 tenure (the OUTPUT.cache.sqlite beside an output, which `tenure enrich` points out), or a \
 version-2 store such as another user's answers.sqlite. Each answer keeps its source. Where \
 both stores have an answer for a number, the newer one wins; history entries are added, \
-those already there are not. Prints how many answers were added, replaced by newer ones \
+those already there are not, and every success is compared again with the one before it in \
+the merged history: an old answer from before the store's own can make a later one a change \
+(`tenure cache changes` lists it). Prints how many answers were added, replaced by newer ones \
 and kept. FILE is only read; importing it twice adds nothing.\n\n\
 Example:\n    \
 tenure cache import out/2026-11-27/enriched.csv.cache.sqlite\n    \
