@@ -173,7 +173,9 @@ impl Store {
     /// transaction: the newer answer wins, history entries are added (those
     /// already there are not), and every success of an imported number
     /// records its change against the success before it in the merged
-    /// history (`new` for the first), the store's later answers included.
+    /// history, the store's later answers included; the first keeps the
+    /// change it recorded (an imported one: against the store's successes
+    /// first seen before it, `new` when there is none).
     pub fn import(&self, path: &Path) -> Result<ImportCounts, StoreError> {
         self.import_from(path, std::convert::identity)
     }

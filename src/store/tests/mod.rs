@@ -242,6 +242,7 @@ on_both!(
     an_imported_earlier_answer_changes_what_later_ones_record,
     an_imported_answer_between_two_is_compared_with_its_neighbours,
     an_import_across_chunks_brings_the_whole_history,
+    an_import_keeps_a_change_whose_earlier_success_was_purged,
     changes_lists_the_window_with_what_came_before,
     group_commit_heartbeat_and_claims_run_together,
     an_unknown_schema_version_is_refused,

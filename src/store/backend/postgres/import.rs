@@ -23,12 +23,13 @@ use crate::api::Tenure;
 use crate::store::ImportCounts;
 use crate::store::error::DbError;
 
-/// By the answer's place in the chunk (1-based).
+/// By the answer's place in the chunk (1-based): the latest success first
+/// seen before the answer arrived.
 const LATEST_SUCCESSES: &str = "
     SELECT DISTINCT ON (u.i) u.i, h.code, h.description, h.province, h.city, h.isp
-    FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(number, source, i)
+    FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS u(number, source, at, i)
     JOIN tenure_history h ON h.number = u.number AND h.source = u.source
-    WHERE h.kind = 0
+    WHERE h.kind = 0 AND h.first_seen < u.at
     ORDER BY u.i, h.first_seen DESC, h.id DESC";
 
 /// `xmax = 0`: the row was inserted rather than updated; an answer older
@@ -93,10 +94,14 @@ const SET_HISTORY_CHANGES: &str = "
     FROM unnest($1::bigint[], $2::text[]) AS u(id, change)
     WHERE h.id = u.id";
 
+/// Only the answer the change was worked out for: another run may have
+/// put a newer one meanwhile.
 const SET_ANSWER_CHANGES: &str = "
     UPDATE tenure_answers a SET change = u.change
-    FROM unnest($1::text[], $2::text[], $3::text[]) AS u(number, source, change)
-    WHERE a.number = u.number AND a.source = u.source";
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+         AS u(number, source, change, answered_at)
+    WHERE a.number = u.number AND a.source = u.source
+      AND a.answered_at = u.answered_at AND a.kind = 0";
 
 /// Records again the changes of the successes of the chunk's numbers, and
 /// of their latest answers, where the import put an arrival before others
@@ -141,7 +146,8 @@ pub(super) fn relabel_chunk(
         tx.execute(SET_HISTORY_CHANGES, &[&ids, &changes])
             .map_err(db)?;
     }
-    let (mut numbers, mut sources, mut changes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut numbers, mut sources, mut changes, mut answered) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for row in tx
         .query(LATEST_ANSWERS, &[&key_numbers, &key_sources])
         .map_err(db)?
@@ -156,11 +162,15 @@ pub(super) fn relabel_chunk(
             numbers.push(key.0);
             sources.push(key.1);
             changes.push(change);
+            answered.push(at);
         }
     }
     if !numbers.is_empty() {
-        tx.execute(SET_ANSWER_CHANGES, &[&numbers, &sources, &changes])
-            .map_err(db)?;
+        tx.execute(
+            SET_ANSWER_CHANGES,
+            &[&numbers, &sources, &changes, &answered],
+        )
+        .map_err(db)?;
     }
     Ok(())
 }
@@ -252,16 +262,17 @@ pub(super) fn add_history(
 }
 
 /// The latest success already here of each answer's number and source,
-/// in the answers' order.
+/// first seen before the answer arrived, in the answers' order.
 fn latest_successes(
     tx: &mut postgres::Transaction<'_>,
     answers: &[ImportedAnswer],
 ) -> Result<Vec<Option<Tenure>>, DbError> {
     let numbers: Vec<&str> = answers.iter().map(|row| row.number.as_str()).collect();
     let sources: Vec<&str> = answers.iter().map(|row| row.source.as_str()).collect();
+    let at: Vec<i64> = answers.iter().map(|row| row.at_ms).collect();
     let mut found = vec![None; answers.len()];
     for row in tx
-        .query(LATEST_SUCCESSES, &[&numbers, &sources])
+        .query(LATEST_SUCCESSES, &[&numbers, &sources, &at])
         .map_err(db)?
     {
         let place: i64 = row.try_get(0).map_err(db)?;

@@ -5,7 +5,7 @@ use super::super::relabel::{self, Success};
 use super::super::{
     HistoryRow, ImportChunks, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue,
 };
-use super::answers::{INSERT_HISTORY, UPSERT_ANSWER, latest_success};
+use super::answers::{INSERT_HISTORY, UPSERT_ANSWER};
 use super::{SqliteConnection, db};
 use crate::api::Tenure;
 use crate::change::Change;
@@ -241,7 +241,22 @@ fn import_answer(
     counts: &mut ImportCounts,
     history: bool,
 ) -> rusqlite::Result<()> {
-    let previous = latest_success(tx, &row.source, &row.number)?;
+    let previous = tx
+        .prepare_cached(
+            "SELECT code, description, province, city, isp FROM tenure_history
+             WHERE number = ?1 AND source = ?2 AND kind = 0 AND first_seen < ?3
+             ORDER BY first_seen DESC, id DESC LIMIT 1",
+        )?
+        .query_row(params![row.number, row.source, row.at_ms], |found| {
+            Ok(Tenure {
+                code: found.get(0)?,
+                desc: found.get(1)?,
+                province: found.get(2)?,
+                city: found.get(3)?,
+                isp: found.get(4)?,
+            })
+        })
+        .optional()?;
     let change = imported_change(previous.as_ref(), &row.answer).map(|change| change.as_str());
     let existing: Option<i64> = tx
         .query_row(

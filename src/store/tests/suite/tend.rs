@@ -490,3 +490,42 @@ pub fn changes_lists_the_window_with_what_came_before(f: &Fixture) {
     assert_eq!(store.changes(3 * DAY).unwrap().len(), 2);
     assert_eq!(store.changes(Duration::ZERO).unwrap(), vec![]);
 }
+
+/// A change recorded at arrival survives a purge of the success it was
+/// compared with, and an import that reads the number's history again.
+pub fn an_import_keeps_a_change_whose_earlier_success_was_purged(f: &Fixture) {
+    let store = f.open(JUHE);
+    let run = store.join(spec(None), pace()).unwrap();
+    let n = number("13800138000");
+    run.put(n, &Answer::Tenure(tenure_of("3", "移动", "深圳")), None)
+        .unwrap();
+    store.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    run.put(n, &Answer::Tenure(tenure_of("03", "移动", "深圳")), None)
+        .unwrap();
+    run.finish().unwrap();
+    let removed = store
+        .purge(&Purge::OlderThan(Duration::from_millis(750)))
+        .unwrap();
+    assert_eq!((removed.answers, removed.history), (0, 1), "the 3 is gone");
+    let stored = store.get(&n, DAY).unwrap().unwrap();
+    assert_eq!(stored.change.map(|c| c.as_str()), Some("reassigned"));
+
+    // A file holding that same 03 at the same time: it adds nothing, but
+    // the import reads the number's history again.
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("v1.sqlite");
+    let conn = rusqlite::Connection::open(&v1).unwrap();
+    conn.execute_batch(V1_SCHEMA).unwrap();
+    conn.execute(
+        "INSERT INTO answers VALUES (?1, ?2, 0, '03', '(0,3]', '广东', '深圳', '移动', NULL, \
+         'query', ?3)",
+        rusqlite::params![n.as_str(), JUHE, stored.answered_at_ms],
+    )
+    .unwrap();
+    drop(conn);
+    let counts = store.import(&v1).unwrap();
+    assert_eq!((counts.answers_kept, counts.history_added), (1, 0));
+    let stored = store.get(&n, DAY).unwrap().unwrap();
+    assert_eq!(stored.change.map(|c| c.as_str()), Some("reassigned"));
+}
