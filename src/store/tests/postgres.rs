@@ -60,26 +60,39 @@ fn sslmode_require_connects_over_tls() {
 /// for the host the certificate names, and the message says why.
 #[test]
 fn sslmode_verify_full_refuses_a_certificate_from_another_authority() {
-    let test = "sslmode_verify_full_refuses_a_certificate_from_another_authority";
-    let Some(f) = Fixture::postgres(test) else {
+    let another = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls/another-authority.pem");
+    let Some((_f, url)) = verify_full(
+        "sslmode_verify_full_refuses_a_certificate_from_another_authority",
+        "localhost",
+        Some(another),
+    ) else {
         return;
     };
-    let Location::Postgres(url) = &f.location else {
-        unreachable!("a PostgreSQL fixture");
-    };
-    if localhost_certificate(url, test).is_none() {
-        return;
-    }
-    let mut url = url.clone();
-    url.ssl = SslMode::VerifyFull;
-    url.root_cert =
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls/another-authority.pem"));
-    url.url.set_host(Some("localhost")).unwrap();
     let error = Store::open(&Location::Postgres(url), JUHE).expect_err("not its authority");
     assert!(matches!(error, StoreError::Unreachable { .. }), "{error:?}");
     let message = error.to_string();
     assert!(message.contains("UnknownIssuer"), "{message}");
     assert!(!message.contains("not valid for name"), "{message}");
+}
+
+/// A fixture (kept for its schema) and its URL with `sslmode=verify-full`
+/// to `host`, verified against `root`, else against the server's own
+/// certificate; `None` when the test skips (see `localhost_certificate`).
+fn verify_full(
+    test: &str,
+    host: &str,
+    root: Option<std::path::PathBuf>,
+) -> Option<(Fixture, PgUrl)> {
+    let f = Fixture::postgres(test)?;
+    let Location::Postgres(url) = &f.location else {
+        unreachable!("a PostgreSQL fixture");
+    };
+    let own = localhost_certificate(url, test)?;
+    let mut url = url.clone();
+    url.ssl = SslMode::VerifyFull;
+    url.root_cert = Some(root.unwrap_or(own));
+    url.url.set_host(Some(host)).unwrap();
+    Some((f, url))
 }
 
 /// The server's certificate, as a root to verify it against: `None` (said
@@ -128,20 +141,13 @@ fn localhost_certificate(url: &PgUrl, test: &str) -> Option<std::path::PathBuf> 
 /// `sslrootcert` and names the host connected to.
 #[test]
 fn sslmode_verify_full_accepts_a_certificate_from_sslrootcert() {
-    let test = "sslmode_verify_full_accepts_a_certificate_from_sslrootcert";
-    let Some(f) = Fixture::postgres(test) else {
+    let Some((_f, url)) = verify_full(
+        "sslmode_verify_full_accepts_a_certificate_from_sslrootcert",
+        "localhost",
+        None,
+    ) else {
         return;
     };
-    let Location::Postgres(url) = &f.location else {
-        unreachable!("a PostgreSQL fixture");
-    };
-    let Some(root) = localhost_certificate(url, test) else {
-        return;
-    };
-    let mut url = url.clone();
-    url.ssl = SslMode::VerifyFull;
-    url.root_cert = Some(root);
-    url.url.set_host(Some("localhost")).unwrap();
     let backend = backend::postgres::Postgres::new(&url).unwrap();
     let mut client = backend.client().expect("the certificate is verified");
     let encrypted: bool = client
@@ -163,20 +169,13 @@ fn sslmode_verify_full_accepts_a_certificate_from_sslrootcert() {
 /// says why.
 #[test]
 fn sslmode_verify_full_refuses_a_certificate_for_another_host() {
-    let test = "sslmode_verify_full_refuses_a_certificate_for_another_host";
-    let Some(f) = Fixture::postgres(test) else {
+    let Some((_f, url)) = verify_full(
+        "sslmode_verify_full_refuses_a_certificate_for_another_host",
+        "127.0.0.1",
+        None,
+    ) else {
         return;
     };
-    let Location::Postgres(url) = &f.location else {
-        unreachable!("a PostgreSQL fixture");
-    };
-    let Some(root) = localhost_certificate(url, test) else {
-        return;
-    };
-    let mut url = url.clone();
-    url.ssl = SslMode::VerifyFull;
-    url.root_cert = Some(root);
-    url.url.set_host(Some("127.0.0.1")).unwrap();
     let error =
         Store::open(&Location::Postgres(url), JUHE).expect_err("another host's certificate");
     assert!(matches!(error, StoreError::Unreachable { .. }), "{error:?}");

@@ -16,7 +16,7 @@ pub(super) const ANSWER_COLUMNS: &str =
 
 const LATEST_SUCCESS: &str = "
     SELECT code, description, province, city, isp FROM tenure_history
-    WHERE number = ?1 AND source = ?2 AND kind = 0
+    WHERE number = ?1 AND source = ?2 AND kind = 0 AND first_seen < ?3
     ORDER BY first_seen DESC, id DESC LIMIT 1";
 
 pub(super) const UPSERT_ANSWER: &str = "
@@ -70,21 +70,28 @@ pub(super) fn stored(
     }))
 }
 
+/// A tenure from the five columns code, description, province, city and
+/// isp, from `at`.
+pub(super) fn tenure_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Tenure> {
+    Ok(Tenure {
+        code: row.get(at)?,
+        desc: row.get(at + 1)?,
+        province: row.get(at + 2)?,
+        city: row.get(at + 3)?,
+        isp: row.get(at + 4)?,
+    })
+}
+
+/// The number's latest success first seen before `before` (unix ms;
+/// `i64::MAX` for any).
 pub(super) fn latest_success(
     conn: &rusqlite::Connection,
     source: &str,
     number: &str,
+    before: i64,
 ) -> rusqlite::Result<Option<Tenure>> {
     conn.prepare_cached(LATEST_SUCCESS)?
-        .query_row(params![number, source], |row| {
-            Ok(Tenure {
-                code: row.get(0)?,
-                desc: row.get(1)?,
-                province: row.get(2)?,
-                city: row.get(3)?,
-                isp: row.get(4)?,
-            })
-        })
+        .query_row(params![number, source, before], |row| tenure_at(row, 0))
         .optional()
 }
 
@@ -215,7 +222,7 @@ impl Answers for SqliteConnection {
     }
 
     fn latest_success(&mut self, source: &str, number: &Number) -> Result<Option<Tenure>, DbError> {
-        latest_success(&self.conn, source, number.as_str()).map_err(db)
+        latest_success(&self.conn, source, number.as_str(), i64::MAX).map_err(db)
     }
 
     fn commit(&mut self, source: &str, writes: &[Write]) -> Result<(), DbError> {

@@ -5,9 +5,8 @@ use super::super::relabel::{self, Success};
 use super::super::{
     HistoryRow, ImportChunks, PurgeWhat, Tending, UsageCount, UsageKey, UsageKeyValue,
 };
-use super::answers::{INSERT_HISTORY, UPSERT_ANSWER};
+use super::answers::{INSERT_HISTORY, UPSERT_ANSWER, latest_success, tenure_at};
 use super::{SqliteConnection, db};
-use crate::api::Tenure;
 use crate::change::Change;
 use crate::store::error::DbError;
 use crate::store::{ChangeRow, ExportRow, ImportCounts, Removed, Stats};
@@ -187,15 +186,7 @@ const CHANGES: &str = "
     ORDER BY first_seen, number, source";
 
 fn change_row(row: &Row<'_>) -> rusqlite::Result<Option<ChangeRow>> {
-    let tenure = |at: usize| -> rusqlite::Result<Tenure> {
-        Ok(Tenure {
-            code: row.get(at)?,
-            desc: row.get(at + 1)?,
-            province: row.get(at + 2)?,
-            city: row.get(at + 3)?,
-            isp: row.get(at + 4)?,
-        })
-    };
+    let tenure = |at: usize| tenure_at(row, at);
     let change: String = row.get(3)?;
     let Some(change) = Change::parse(&change) else {
         return Ok(None);
@@ -241,22 +232,7 @@ fn import_answer(
     counts: &mut ImportCounts,
     history: bool,
 ) -> rusqlite::Result<()> {
-    let previous = tx
-        .prepare_cached(
-            "SELECT code, description, province, city, isp FROM tenure_history
-             WHERE number = ?1 AND source = ?2 AND kind = 0 AND first_seen < ?3
-             ORDER BY first_seen DESC, id DESC LIMIT 1",
-        )?
-        .query_row(params![row.number, row.source, row.at_ms], |found| {
-            Ok(Tenure {
-                code: found.get(0)?,
-                desc: found.get(1)?,
-                province: found.get(2)?,
-                city: found.get(3)?,
-                isp: found.get(4)?,
-            })
-        })
-        .optional()?;
+    let previous = latest_success(tx, &row.source, &row.number, row.at_ms)?;
     let change = imported_change(previous.as_ref(), &row.answer).map(|change| change.as_str());
     let existing: Option<i64> = tx
         .query_row(
@@ -304,15 +280,6 @@ fn import_answer(
 /// and of its latest answer, where an import put an arrival before others
 /// (see `relabel`).
 fn relabel_number(tx: &rusqlite::Connection, number: &str, source: &str) -> rusqlite::Result<()> {
-    let tenure = |row: &Row<'_>, at: usize| -> rusqlite::Result<Tenure> {
-        Ok(Tenure {
-            code: row.get(at)?,
-            desc: row.get(at + 1)?,
-            province: row.get(at + 2)?,
-            city: row.get(at + 3)?,
-            isp: row.get(at + 4)?,
-        })
-    };
     let successes: Vec<Success> = tx
         .prepare_cached(
             "SELECT id, first_seen, code, description, province, city, isp, change
@@ -323,7 +290,7 @@ fn relabel_number(tx: &rusqlite::Connection, number: &str, source: &str) -> rusq
             Ok(Success {
                 id: row.get(0)?,
                 first_seen: row.get(1)?,
-                tenure: tenure(row, 2)?,
+                tenure: tenure_at(row, 2)?,
                 change: row.get(7)?,
             })
         })?
@@ -340,7 +307,7 @@ fn relabel_number(tx: &rusqlite::Connection, number: &str, source: &str) -> rusq
         .query_row(params![number, source], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
-                tenure(row, 1)?,
+                tenure_at(row, 1)?,
                 row.get::<_, Option<String>>(6)?,
             ))
         })
